@@ -1,1 +1,37 @@
+//! Native client for Dynamic's "Bring Your Own Auth": exchange an external JWT for a Dynamic
+//! session, with one Rust core behind Swift, Kotlin and React Native.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), dynamic_byoa::ByoaError> {
+//! use dynamic_byoa::{ClientConfig, DynamicClient, SignInWithExternalJwtParams};
+//! let client = DynamicClient::new(ClientConfig::new("2762a57b-faa4-41ce-9f16-abff9300e2c9"))?;
+//! let session = client.auth().external().sign_in_with_external_jwt(SignInWithExternalJwtParams {
+//!     external_jwt: "<jwt from your provider>".into(),
+//!     external_user_id: "user-123".into(),
+//!     session_public_key: None,
+//! }).await?;
+//! println!("signed in as {} until {:?}", session.user.user_id, session.expires_at);
+//! # Ok(()) }
+//! ```
 
+uniffi::setup_scaffolding!("dynamic_byoa");
+
+mod clock;
+mod config;
+mod error;
+mod exchange;
+mod ffi;
+pub mod preflight;
+pub mod redact;
+mod runtime;
+mod session;
+mod transport;
+
+pub use config::{ClientConfig, DEFAULT_REQUEST_TIMEOUT_MS};
+pub use error::{ByoaError, NetworkErrorKind, RejectionReason};
+pub use exchange::SignInWithExternalJwtParams;
+pub use ffi::{AuthModule, DynamicClient, ExternalAuthModule};
+pub use session::{
+    CredentialFormat, SessionTokens, SignedInSession, UserProfile, VerifiedCredential,
+};
+pub use transport::SDK_VERSION_HEADER;

@@ -43,9 +43,17 @@ pub struct DynamicSessionClaims {
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, rename = "sdkVersion", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sdkVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdk_version: Option<String>,
-    #[serde(default, rename = "refreshExp", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "refreshExp",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refresh_exp: Option<i64>,
 }
 

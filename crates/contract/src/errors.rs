@@ -86,7 +86,12 @@ impl ApiErrorBody {
     pub fn code(&self) -> Option<&str> {
         match (&self.code, &self.error) {
             (Some(Value::String(code)), _) => Some(code),
-            (_, Some(ErrorField::Nested(NestedError { code: Some(code), .. }))) => Some(code),
+            (
+                _,
+                Some(ErrorField::Nested(NestedError {
+                    code: Some(code), ..
+                })),
+            ) => Some(code),
             _ => None,
         }
     }
@@ -138,8 +143,11 @@ mod tests {
             json!({"error": "x", "code": "invalid_external_auth"})
         );
         assert_eq!(
-            serde_json::to_value(ApiErrorBody::nested(CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED, "m"))
-                .unwrap(),
+            serde_json::to_value(ApiErrorBody::nested(
+                CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED,
+                "m"
+            ))
+            .unwrap(),
             json!({"error": {"code": "sandbox_maximum_threshold_reached", "message": "m"}})
         );
         assert_eq!(

@@ -18,7 +18,12 @@ pub const NONCES: &str = "nonces";
 
 /// `{base}/sdk/{environment_id}/{route}`, with any trailing slash on `base` ignored.
 pub fn sdk_url(base: &str, environment_id: &str, route: &str) -> String {
-    format!("{}/sdk/{}/{}", base.trim_end_matches('/'), environment_id, route)
+    format!(
+        "{}/sdk/{}/{}",
+        base.trim_end_matches('/'),
+        environment_id,
+        route
+    )
 }
 
 /// True when `id` is a lowercase UUID, the only form the API accepts for an environment id

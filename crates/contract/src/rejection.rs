@@ -111,6 +111,9 @@ mod tests {
             ExternalAuthRejection::classify("Audience (aud) does not match"),
             Some(ExternalAuthRejection::Audience)
         );
-        assert_eq!(ExternalAuthRejection::classify("something else entirely"), None);
+        assert_eq!(
+            ExternalAuthRejection::classify("something else entirely"),
+            None
+        );
     }
 }

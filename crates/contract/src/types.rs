@@ -51,7 +51,10 @@ impl std::fmt::Debug for VerifyResponse {
             .field("minified_jwt", &redact(&self.minified_jwt))
             .field("jwt", &redact(&self.jwt))
             .field("mfa_token", &redact(&self.mfa_token))
-            .field("elevated_access_token", &redact(&self.elevated_access_token))
+            .field(
+                "elevated_access_token",
+                &redact(&self.elevated_access_token),
+            )
             .finish()
     }
 }
@@ -122,7 +125,11 @@ pub struct JwtVerifiedCredential {
         skip_serializing_if = "Option::is_none"
     )]
     pub public_identifier: Option<String>,
-    #[serde(default, rename = "wallet_name", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "wallet_name",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wallet_name: Option<String>,
     #[serde(
         default,
@@ -211,14 +218,18 @@ mod tests {
         assert_eq!(parsed.user.session_id.as_deref(), Some("s1"));
         let vc = &parsed.user.verified_credentials[0];
         assert_eq!(vc.public_identifier.as_deref(), Some("ext-42"));
-        assert_eq!(vc.wallet_name, None, "wallet_name is snake_case on the wire");
+        assert_eq!(
+            vc.wallet_name, None,
+            "wallet_name is snake_case on the wire"
+        );
     }
 
     #[test]
     fn verify_response_without_required_fields_is_an_error_not_a_panic() {
         let missing_user = json!({"expiresAt": 1});
         assert!(serde_json::from_value::<VerifyResponse>(missing_user).is_err());
-        let missing_credentials = json!({"user": {"id": "u", "projectEnvironmentId": "e"}, "expiresAt": 1});
+        let missing_credentials =
+            json!({"user": {"id": "u", "projectEnvironmentId": "e"}, "expiresAt": 1});
         assert!(serde_json::from_value::<VerifyResponse>(missing_credentials).is_err());
     }
 
@@ -228,7 +239,10 @@ mod tests {
             jwt: Some("x.y.z".into()),
             session_public_key: None,
         };
-        assert_eq!(serde_json::to_value(&body).unwrap(), json!({"jwt": "x.y.z"}));
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"jwt": "x.y.z"})
+        );
         let with_key = ExternalAuthSigninRequest {
             jwt: None,
             session_public_key: Some("02ab".into()),

@@ -1,0 +1,421 @@
+//! Errors: the stable public enum every platform sees, and the internal detail it is built from.
+//!
+//! Internal errors (`Error`) keep reqwest/serde detail for logs and tests; they never cross the
+//! FFI. `ByoaError` is produced from them in exactly one place (`From<Error> for ByoaError`), its
+//! variants are named for what the caller should do, and every variant has a stable snake_case
+//! code (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
+//! that looks like a JWT before they are stored (`redact::scrub`).
+
+use dynamic_byoa_contract::{
+    ApiErrorBody, CODE_INVALID_EXTERNAL_AUTH, CODE_INVALID_SESSION_PUBLIC_KEY,
+    CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED, ExternalAuthRejection,
+};
+
+use crate::preflight::PreflightError;
+use crate::redact::scrub;
+
+/// Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
+/// variant, or on `code()` for a stable string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum ByoaError {
+    // --- Preflight: the external JWT or the call's parameters are wrong; nothing was sent. ---
+    #[error("the external JWT is empty")]
+    EmptyJwt,
+    #[error("the external JWT is not three base64url segments: {detail}")]
+    MalformedJwt { detail: String },
+    #[error("the external JWT {segment} is not a JSON object")]
+    JwtNotJson { segment: String },
+    #[error("the external JWT is {size} bytes; the limit is {limit}")]
+    JwtTooLarge { size: u64, limit: u64 },
+    #[error(
+        "the external JWT algorithm `{alg}` is not an asymmetric algorithm Dynamic can verify (RS*, PS*, ES*, EdDSA)"
+    )]
+    UnsupportedAlgorithm { alg: String },
+    #[error("the external JWT has no `{claim}` claim")]
+    MissingClaim { claim: String },
+    #[error("the external JWT claim `{claim}` must be {expected}")]
+    InvalidClaim { claim: String, expected: String },
+    #[error("the external JWT expired at {expired_at} (now {now}, leeway {leeway_seconds} s)")]
+    JwtExpired {
+        expired_at: i64,
+        now: i64,
+        leeway_seconds: u64,
+    },
+    #[error(
+        "the external JWT is not valid until {valid_from} (`{claim}`; now {now}, leeway {leeway_seconds} s)"
+    )]
+    JwtNotYetValid {
+        claim: String,
+        valid_from: i64,
+        now: i64,
+        leeway_seconds: u64,
+    },
+    #[error("the external JWT `sub` ({jwt_sub}) is not the externalUserId ({external_user_id})")]
+    ExternalUserIdMismatch {
+        jwt_sub: String,
+        external_user_id: String,
+    },
+    #[error(
+        "the session public key must be a compressed P-256 key: 66 hex characters starting with 02 or 03"
+    )]
+    InvalidSessionPublicKey,
+
+    // --- Dynamic answered and said no. ---
+    #[error("Dynamic rejected the external JWT ({reason}): {server_detail}")]
+    ExternalAuthRejected {
+        reason: RejectionReason,
+        server_detail: String,
+    },
+    #[error("rate limited by Dynamic; retry after {retry_after_seconds:?} s")]
+    RateLimited { retry_after_seconds: Option<u64> },
+    #[error("the environment's sandbox user limit is reached: {server_detail}")]
+    SandboxLimitReached { server_detail: String },
+    #[error("unauthorized: {server_detail}")]
+    Unauthorized { server_detail: String },
+    #[error("environment {environment_id} was not found")]
+    EnvironmentNotFound { environment_id: String },
+    #[error("Dynamic refused the request (HTTP {status}, code {code:?}): {server_detail}")]
+    RequestRejected {
+        status: u16,
+        code: Option<String>,
+        server_detail: String,
+    },
+    #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
+    ServerError { status: u16, server_detail: String },
+
+    // --- The exchange could not be completed. ---
+    #[error("network error ({kind}): {detail}")]
+    Network {
+        kind: NetworkErrorKind,
+        detail: String,
+    },
+    #[error("unexpected response (HTTP {status}): {detail}")]
+    InvalidResponse { status: u16, detail: String },
+    #[error("invalid configuration `{field}`: {detail}")]
+    InvalidConfiguration { field: String, detail: String },
+    #[error("internal error: {detail}")]
+    Internal { detail: String },
+}
+
+#[uniffi::export]
+impl ByoaError {
+    /// The stable snake_case code of this error, identical on every platform.
+    pub fn code(&self) -> String {
+        self.code_str().to_owned()
+    }
+}
+
+impl ByoaError {
+    pub fn code_str(&self) -> &'static str {
+        match self {
+            Self::EmptyJwt => "empty_jwt",
+            Self::MalformedJwt { .. } => "malformed_jwt",
+            Self::JwtNotJson { .. } => "jwt_not_json",
+            Self::JwtTooLarge { .. } => "jwt_too_large",
+            Self::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            Self::MissingClaim { .. } => "missing_claim",
+            Self::InvalidClaim { .. } => "invalid_claim",
+            Self::JwtExpired { .. } => "jwt_expired",
+            Self::JwtNotYetValid { .. } => "jwt_not_yet_valid",
+            Self::ExternalUserIdMismatch { .. } => "external_user_id_mismatch",
+            Self::InvalidSessionPublicKey => "invalid_session_public_key",
+            Self::ExternalAuthRejected { .. } => "external_auth_rejected",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::SandboxLimitReached { .. } => "sandbox_limit_reached",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::EnvironmentNotFound { .. } => "environment_not_found",
+            Self::RequestRejected { .. } => "request_rejected",
+            Self::ServerError { .. } => "server_error",
+            Self::Network { .. } => "network",
+            Self::InvalidResponse { .. } => "invalid_response",
+            Self::InvalidConfiguration { .. } => "invalid_configuration",
+            Self::Internal { .. } => "internal",
+        }
+    }
+}
+
+/// Why Dynamic refused an external JWT, read from its message (free text on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum RejectionReason {
+    Issuer,
+    Audience,
+    Expired,
+    NotYetValid,
+    Signature,
+    UnknownKey,
+    JwksUnavailable,
+    MissingClaim,
+    UnsupportedAlgorithm,
+    Malformed,
+    Disabled,
+    /// The message named nothing recognisable; `server_detail` has the text.
+    Unknown,
+}
+
+impl std::fmt::Display for RejectionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Issuer => "issuer",
+            Self::Audience => "audience",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Signature => "signature",
+            Self::UnknownKey => "unknown_key",
+            Self::JwksUnavailable => "jwks_unavailable",
+            Self::MissingClaim => "missing_claim",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::Malformed => "malformed",
+            Self::Disabled => "disabled",
+            Self::Unknown => "unknown",
+        };
+        f.write_str(text)
+    }
+}
+
+impl From<Option<ExternalAuthRejection>> for RejectionReason {
+    fn from(reason: Option<ExternalAuthRejection>) -> Self {
+        use ExternalAuthRejection as R;
+        match reason {
+            Some(R::Issuer) => Self::Issuer,
+            Some(R::Audience) => Self::Audience,
+            Some(R::Expired) => Self::Expired,
+            Some(R::NotYetValid) => Self::NotYetValid,
+            Some(R::Signature) => Self::Signature,
+            Some(R::UnknownKey) => Self::UnknownKey,
+            Some(R::JwksUnavailable) => Self::JwksUnavailable,
+            Some(R::MissingClaim) => Self::MissingClaim,
+            Some(R::UnsupportedAlgorithm) => Self::UnsupportedAlgorithm,
+            Some(R::Malformed) => Self::Malformed,
+            Some(R::Disabled) => Self::Disabled,
+            None => Self::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum NetworkErrorKind {
+    /// No connection could be made (DNS, refused, unreachable).
+    Connect,
+    /// The overall request timeout ran out.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The connection broke mid-request.
+    Other,
+}
+
+impl std::fmt::Display for NetworkErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Tls => "tls",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// Internal errors, with the detail the public enum leaves out.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error("HTTP {status}")]
+    Http {
+        status: u16,
+        body: Option<ApiErrorBody>,
+        retry_after_seconds: Option<u64>,
+        environment_id: String,
+    },
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("overall request timeout elapsed")]
+    Deadline,
+    #[error("undecodable response (HTTP {status}): {source}")]
+    Decode {
+        status: u16,
+        source: serde_json::Error,
+    },
+    #[error("incomplete response (HTTP {status}): {detail}")]
+    Incomplete { status: u16, detail: &'static str },
+    #[error("invalid configuration `{field}`: {detail}")]
+    Config { field: &'static str, detail: String },
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<Error> for ByoaError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Preflight(preflight) => preflight.into(),
+            Error::Http {
+                status,
+                body,
+                retry_after_seconds,
+                environment_id,
+            } => from_http(status, body, retry_after_seconds, environment_id),
+            Error::Transport(source) => from_transport(&source),
+            Error::Deadline => Self::Network {
+                kind: NetworkErrorKind::Timeout,
+                detail: "the request timeout elapsed".into(),
+            },
+            Error::Decode { status, source } => Self::InvalidResponse {
+                status,
+                detail: format!("body does not match the contract: {source}"),
+            },
+            Error::Incomplete { status, detail } => Self::InvalidResponse {
+                status,
+                detail: detail.into(),
+            },
+            Error::Config { field, detail } => Self::InvalidConfiguration {
+                field: field.into(),
+                detail,
+            },
+            Error::Internal(detail) => Self::Internal { detail },
+        }
+    }
+}
+
+/// Maps an HTTP error status and its (optional) body to what the caller should do.
+fn from_http(
+    status: u16,
+    body: Option<ApiErrorBody>,
+    retry_after_seconds: Option<u64>,
+    environment_id: String,
+) -> ByoaError {
+    let code = body.as_ref().and_then(|b| b.code()).map(str::to_owned);
+    let server_detail = body
+        .as_ref()
+        .and_then(|b| b.text_message())
+        .map(scrub)
+        .unwrap_or_default();
+    match (status, code.as_deref()) {
+        (_, Some(CODE_INVALID_EXTERNAL_AUTH)) => ByoaError::ExternalAuthRejected {
+            reason: ExternalAuthRejection::classify(&server_detail).into(),
+            server_detail,
+        },
+        (_, Some(CODE_INVALID_SESSION_PUBLIC_KEY)) => ByoaError::InvalidSessionPublicKey,
+        (_, Some(CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED)) => {
+            ByoaError::SandboxLimitReached { server_detail }
+        }
+        (429, _) => ByoaError::RateLimited {
+            retry_after_seconds,
+        },
+        (401, _) => ByoaError::Unauthorized { server_detail },
+        (404, _) => ByoaError::EnvironmentNotFound { environment_id },
+        (500..=599, _) => ByoaError::ServerError {
+            status,
+            server_detail,
+        },
+        _ => ByoaError::RequestRejected {
+            status,
+            code,
+            server_detail,
+        },
+    }
+}
+
+fn from_transport(source: &reqwest::Error) -> ByoaError {
+    let kind = if source.is_timeout() {
+        NetworkErrorKind::Timeout
+    } else if is_tls(source) {
+        NetworkErrorKind::Tls
+    } else if source.is_connect() {
+        NetworkErrorKind::Connect
+    } else {
+        NetworkErrorKind::Other
+    };
+    // reqwest's Display names the URL (no secrets: the environment id is public) and the cause.
+    ByoaError::Network {
+        kind,
+        detail: scrub(&error_chain(source)),
+    }
+}
+
+fn is_tls(source: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(source);
+    while let Some(err) = cause {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// "outer: inner: innermost", so a connect error says *why* (refused, DNS, ...).
+fn error_chain(source: &dyn std::error::Error) -> String {
+    let mut text = source.to_string();
+    let mut cause = source.source();
+    while let Some(err) = cause {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        cause = err.source();
+    }
+    text
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ByoaError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Internal {
+            detail: scrub(&error.reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, body: Option<ApiErrorBody>) -> ByoaError {
+        Error::Http {
+            status,
+            body,
+            retry_after_seconds: Some(7),
+            environment_id: "env".into(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn invalid_external_auth_becomes_a_rejection_with_its_reason() {
+        let body = ApiErrorBody::coded("Audience (aud) does not match", CODE_INVALID_EXTERNAL_AUTH);
+        assert_eq!(
+            http(422, Some(body)),
+            ByoaError::ExternalAuthRejected {
+                reason: RejectionReason::Audience,
+                server_detail: "Audience (aud) does not match".into()
+            }
+        );
+    }
+
+    #[test]
+    fn sandbox_cap_is_read_from_the_nested_403_shape() {
+        let body = ApiErrorBody::nested(CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED, "cap");
+        assert_eq!(http(403, Some(body)).code_str(), "sandbox_limit_reached");
+    }
+
+    #[test]
+    fn statuses_without_a_known_code_map_by_status() {
+        assert_eq!(
+            http(429, None),
+            ByoaError::RateLimited {
+                retry_after_seconds: Some(7)
+            }
+        );
+        assert_eq!(http(401, None).code_str(), "unauthorized");
+        assert_eq!(http(404, None).code_str(), "environment_not_found");
+        assert_eq!(http(503, None).code_str(), "server_error");
+        assert_eq!(http(400, None).code_str(), "request_rejected");
+    }
+
+    #[test]
+    fn server_text_that_carries_a_jwt_is_scrubbed() {
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let body = ApiErrorBody::coded(format!("bad token {jwt}"), CODE_INVALID_EXTERNAL_AUTH);
+        let error = http(422, Some(body));
+        assert!(!error.to_string().contains(jwt));
+        assert!(!format!("{error:?}").contains("eyJzdWIiOiJhYmMifQ"));
+    }
+}

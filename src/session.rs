@@ -1,0 +1,293 @@
+//! The signed-in session: the user profile apps may print, and the tokens they may not.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dynamic_byoa_contract::{JwtVerifiedCredential, SdkUser, VerifyResponse, credential_format};
+
+use crate::error::Error;
+use crate::redact::REDACTED;
+
+/// The user Dynamic signed in. Every field is safe to log.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UserProfile {
+    /// Dynamic's user id (stable for one external `sub`).
+    pub user_id: String,
+    pub environment_id: String,
+    /// Dynamic's id of this session.
+    pub session_id: Option<String>,
+    /// The external user id (the external JWT's `sub`), from the `externalUser` credential.
+    pub external_user_id: Option<String>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    /// True on the first sign-in of this user in this environment.
+    pub new_user: bool,
+    /// Scopes of the session, e.g. `user:basic`.
+    pub scopes: Vec<String>,
+    pub last_verified_credential_id: Option<String>,
+    pub verified_credentials: Vec<VerifiedCredential>,
+}
+
+/// One way the user has proven who they are.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VerifiedCredential {
+    pub id: String,
+    pub format: CredentialFormat,
+    /// The human-friendly identifier: the external `sub` for `ExternalUser`, an address for
+    /// `Blockchain`, ...
+    pub public_identifier: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub chain: Option<String>,
+    pub sign_in_enabled: bool,
+}
+
+/// `format` of a verified credential. Unknown server values are kept, not dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum CredentialFormat {
+    Blockchain,
+    Email,
+    Oauth,
+    Passkey,
+    PhoneNumber,
+    ExternalUser,
+    Totp,
+    Other { value: String },
+}
+
+impl From<&str> for CredentialFormat {
+    fn from(format: &str) -> Self {
+        match format {
+            credential_format::BLOCKCHAIN => Self::Blockchain,
+            credential_format::EMAIL => Self::Email,
+            credential_format::OAUTH => Self::Oauth,
+            credential_format::PASSKEY => Self::Passkey,
+            credential_format::PHONE_NUMBER => Self::PhoneNumber,
+            credential_format::EXTERNAL_USER => Self::ExternalUser,
+            credential_format::TOTP => Self::Totp,
+            other => Self::Other {
+                value: other.to_owned(),
+            },
+        }
+    }
+}
+
+impl From<&JwtVerifiedCredential> for VerifiedCredential {
+    fn from(wire: &JwtVerifiedCredential) -> Self {
+        Self {
+            id: wire.id.clone(),
+            format: wire.format.as_str().into(),
+            public_identifier: wire.public_identifier.clone(),
+            email: wire.email.clone(),
+            address: wire.address.clone(),
+            chain: wire.chain.clone(),
+            sign_in_enabled: wire.sign_in_enabled,
+        }
+    }
+}
+
+impl From<&SdkUser> for UserProfile {
+    fn from(user: &SdkUser) -> Self {
+        let verified_credentials: Vec<VerifiedCredential> = user
+            .verified_credentials
+            .iter()
+            .map(VerifiedCredential::from)
+            .collect();
+        let external_user_id = verified_credentials
+            .iter()
+            .find(|c| c.format == CredentialFormat::ExternalUser)
+            .and_then(|c| c.public_identifier.clone());
+        Self {
+            user_id: user.id.clone(),
+            environment_id: user.project_environment_id.clone(),
+            session_id: user.session_id.clone(),
+            external_user_id,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            phone_number: user.phone_number.clone(),
+            new_user: user.new_user.unwrap_or(false),
+            scopes: user
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            last_verified_credential_id: user.last_verified_credential_id.clone(),
+            verified_credentials,
+        }
+    }
+}
+
+/// What a successful sign-in returns: who is signed in and until when. The tokens stay with the
+/// client (`auth().tokens()`), so this record is safe to print.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SignedInSession {
+    pub user: UserProfile,
+    /// When Dynamic's session ends (`expiresAt`).
+    pub expires_at: SystemTime,
+}
+
+/// The Dynamic tokens of the current session. An object rather than a record so that printing
+/// it (Kotlin `toString`, Swift `debugDescription`, Rust `Debug`) never shows a token: read them
+/// only through the explicit accessors.
+#[derive(uniffi::Object)]
+#[uniffi::export(Debug, Display)]
+pub struct SessionTokens {
+    bearer: String,
+    id_token: Option<String>,
+    expires_at: SystemTime,
+}
+
+#[uniffi::export]
+impl SessionTokens {
+    /// The access token (`minifiedJwt`), sent as `Authorization: Bearer` to Dynamic and to the
+    /// app's backend. Treat it as a password.
+    pub fn bearer_token(&self) -> String {
+        self.bearer.clone()
+    }
+
+    /// The ID token (`jwt`) with the user's full claims, when Dynamic returned one.
+    pub fn id_token(&self) -> Option<String> {
+        self.id_token.clone()
+    }
+
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("bearer", &REDACTED)
+            .field("id_token", &self.id_token.as_ref().map(|_| REDACTED))
+            .field("expires_at", &unix_seconds(self.expires_at))
+            .finish()
+    }
+}
+
+impl std::fmt::Display for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SessionTokens(expires_at={}, tokens {REDACTED})",
+            unix_seconds(self.expires_at)
+        )
+    }
+}
+
+/// A session as the client keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub profile: SignedInSession,
+    pub tokens: std::sync::Arc<SessionTokens>,
+}
+
+impl Session {
+    /// Builds the session from a sign-in or refresh response. A response without `minifiedJwt`
+    /// (Dynamic's cookie mode) is refused: a native client has no cookie jar to hold the session,
+    /// so such an environment cannot be used from here (safe reading of contract §2).
+    pub fn from_response(response: &VerifyResponse, status: u16) -> Result<Self, Error> {
+        let bearer = response.minified_jwt.clone().filter(|t| !t.is_empty()).ok_or(Error::Incomplete {
+            status,
+            detail: "no minifiedJwt: the environment issues cookie sessions, which a native client cannot hold",
+        })?;
+        let expires_at = from_unix_seconds(response.expires_at);
+        Ok(Self {
+            profile: SignedInSession {
+                user: UserProfile::from(&response.user),
+                expires_at,
+            },
+            tokens: std::sync::Arc::new(SessionTokens {
+                bearer,
+                id_token: response.jwt.clone(),
+                expires_at,
+            }),
+        })
+    }
+}
+
+pub(crate) fn from_unix_seconds(seconds: i64) -> SystemTime {
+    if seconds >= 0 {
+        UNIX_EPOCH + Duration::from_secs(seconds as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+    }
+}
+
+pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn response() -> VerifyResponse {
+        serde_json::from_value(json!({
+            "user": {
+                "id": "u1", "projectEnvironmentId": "e1", "sessionId": "s1", "newUser": true,
+                "scope": "user:basic other", "email": "a@example.com",
+                "verifiedCredentials": [
+                    {"id": "c1", "format": "externalUser", "signInEnabled": true, "public_identifier": "ext-1"},
+                    {"id": "c2", "format": "somethingNew", "signInEnabled": false}
+                ]
+            },
+            "expiresAt": 1_900_000_000, "minifiedJwt": "access.token.secret", "jwt": "id.token.secret"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_profile_carries_the_user_and_the_external_user_id() {
+        let session = Session::from_response(&response(), 200).unwrap();
+        let user = &session.profile.user;
+        assert_eq!(user.user_id, "u1");
+        assert_eq!(user.external_user_id.as_deref(), Some("ext-1"));
+        assert_eq!(user.scopes, ["user:basic", "other"]);
+        assert!(user.new_user);
+        assert_eq!(
+            user.verified_credentials[1].format,
+            CredentialFormat::Other {
+                value: "somethingNew".into()
+            }
+        );
+        assert_eq!(unix_seconds(session.profile.expires_at), 1_900_000_000);
+    }
+
+    #[test]
+    fn tokens_are_readable_only_through_accessors_and_never_printed() {
+        let session = Session::from_response(&response(), 200).unwrap();
+        assert_eq!(session.tokens.bearer_token(), "access.token.secret");
+        assert_eq!(
+            session.tokens.id_token().as_deref(),
+            Some("id.token.secret")
+        );
+        for printed in [
+            format!("{:?}", session.tokens),
+            session.tokens.to_string(),
+            format!("{session:?}"),
+        ] {
+            assert!(!printed.contains("secret"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn a_cookie_mode_response_without_a_bearer_is_refused() {
+        let mut cookie_mode = response();
+        cookie_mode.minified_jwt = None;
+        assert!(matches!(
+            Session::from_response(&cookie_mode, 200),
+            Err(Error::Incomplete { status: 200, .. })
+        ));
+    }
+}
