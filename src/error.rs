@@ -224,7 +224,8 @@ pub(crate) enum Error {
     #[error("HTTP {status}")]
     Http {
         status: u16,
-        body: Option<ApiErrorBody>,
+        /// Boxed: error bodies are rare and large, results are common.
+        body: Option<Box<ApiErrorBody>>,
         retry_after_seconds: Option<u64>,
         environment_id: String,
     },
@@ -280,7 +281,7 @@ impl From<Error> for ByoaError {
 /// Maps an HTTP error status and its (optional) body to what the caller should do.
 fn from_http(
     status: u16,
-    body: Option<ApiErrorBody>,
+    body: Option<Box<ApiErrorBody>>,
     retry_after_seconds: Option<u64>,
     environment_id: String,
 ) -> ByoaError {
@@ -333,13 +334,22 @@ fn from_transport(source: &reqwest::Error) -> ByoaError {
     }
 }
 
-fn is_tls(source: &reqwest::Error) -> bool {
-    let mut cause: Option<&dyn std::error::Error> = Some(source);
+/// True when a TLS handshake or certificate check failed somewhere in the error's causes.
+pub(crate) fn is_tls(source: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
     while let Some(err) = cause {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        cause = err.source();
+        // io::Error::source() skips the error it wraps, and hyper nests rustls's error inside
+        // two io::Errors: descend into the wrapped error instead.
+        cause = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
     }
     false
 }
@@ -371,7 +381,7 @@ mod tests {
     fn http(status: u16, body: Option<ApiErrorBody>) -> ByoaError {
         Error::Http {
             status,
-            body,
+            body: body.map(Box::new),
             retry_after_seconds: Some(7),
             environment_id: "env".into(),
         }

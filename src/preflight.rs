@@ -260,13 +260,13 @@ fn check_claims(claims: &Map<String, Value>, expect: Expectations<'_>) -> Vec<Pr
     let sub = required_string(claims, claim::SUB);
     record(sub.clone().map(drop));
     record(check_time_window(claims, expect));
-    if let (Ok(sub), Some(external_user_id)) = (sub, expect.external_user_id) {
-        if sub != external_user_id {
-            record(Err(PreflightError::SubjectMismatch {
-                sub: sub.to_owned(),
-                external_user_id: external_user_id.to_owned(),
-            }));
-        }
+    if let (Ok(sub), Some(external_user_id)) = (sub, expect.external_user_id)
+        && sub != external_user_id
+    {
+        record(Err(PreflightError::SubjectMismatch {
+            sub: sub.to_owned(),
+            external_user_id: external_user_id.to_owned(),
+        }));
     }
     problems
 }
@@ -286,15 +286,15 @@ fn check_time_window(
         });
     }
     for name in [claim::NBF, claim::IAT] {
-        if let Some(at) = numeric_date(claims, name)? {
-            if at > expect.now.saturating_add(leeway) {
-                return Err(PreflightError::NotYetValid {
-                    claim: name,
-                    at,
-                    now: expect.now,
-                    leeway: expect.leeway_seconds,
-                });
-            }
+        if let Some(at) = numeric_date(claims, name)?
+            && at > expect.now.saturating_add(leeway)
+        {
+            return Err(PreflightError::NotYetValid {
+                claim: name,
+                at,
+                now: expect.now,
+                leeway: expect.leeway_seconds,
+            });
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
-use crate::error::Error;
+use crate::error::{Error, is_tls};
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
 pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_PKG_VERSION"));
@@ -147,7 +147,8 @@ impl Transport {
             .bytes()
             .await
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<ApiErrorBody>(&bytes).ok());
+            .and_then(|bytes| serde_json::from_slice::<ApiErrorBody>(&bytes).ok())
+            .map(Box::new);
         Error::Http {
             status: status.as_u16(),
             body,
@@ -173,10 +174,11 @@ fn tls_config() -> Result<rustls::ClientConfig, Error> {
 }
 
 /// Only failures where the server certainly did not act on the request, or says it is briefly
-/// unavailable: connection failures and 502/503/504. Never a 4xx, never a timeout mid-response.
+/// unavailable: connection failures and 502/503/504. Never a 4xx, never a timeout mid-response,
+/// never a TLS failure (it would fail the same way again).
 fn is_retryable(error: &Error) -> bool {
     match error {
-        Error::Transport(e) => e.is_connect(),
+        Error::Transport(e) => e.is_connect() && !is_tls(e),
         Error::Http { status, .. } => matches!(
             StatusCode::from_u16(*status),
             Ok(StatusCode::BAD_GATEWAY

@@ -532,3 +532,45 @@ async fn printing_the_client_and_its_session_never_shows_a_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn another_4xx_is_request_rejected_with_its_code() {
+    let fx = Fixture::start().await;
+    fx.emulator.inject_faults(
+        "externalAuth/signin",
+        vec![Fault::status(400).with_body(r#"{"error":"Bad request","code":"bad_request"}"#)],
+    );
+    let error = sign_in(&fx.client(), &fx.jwt_for("walt"), "walt")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ByoaError::RequestRejected {
+            status: 400,
+            code: Some("bad_request".into()),
+            server_detail: "Bad request".into()
+        }
+    );
+    assert_eq!(fx.signin_requests(), 1);
+}
+
+#[tokio::test]
+async fn unknown_response_fields_are_ignored() {
+    let body = json!({
+        "user": {
+            "id": "u9", "projectEnvironmentId": ENV, "futureField": [1, 2],
+            "verifiedCredentials": [{"id": "c", "format": "externalUser", "signInEnabled": true,
+                                      "public_identifier": "xena", "brandNew": {"nested": true}}]
+        },
+        "expiresAt": 4_000_000_000u64, "minifiedJwt": "a.b.c", "somethingElse": "ignored"
+    });
+    let fx = Fixture::start().await;
+    fx.emulator.inject_faults(
+        "externalAuth/signin",
+        vec![Fault::status(200).with_body(body.to_string())],
+    );
+    let session = sign_in(&fx.client(), &fx.jwt_for("xena"), "xena")
+        .await
+        .unwrap();
+    assert_eq!(session.user.external_user_id.as_deref(), Some("xena"));
+}

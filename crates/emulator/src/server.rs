@@ -1,0 +1,203 @@
+//! The running emulator: binds, serves the routes in the background, and exposes the test hooks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{EmulatorConfig, EnvironmentConfig};
+use crate::connection::{ConnectionHandle, KillableListener};
+use crate::error::EmulatorError;
+use crate::faults::Fault;
+use crate::jwks_cache::{JwksCache, http_client};
+use crate::keys::SigningKey;
+use crate::routes;
+use crate::state::State;
+
+/// How long [`Emulator::shutdown`] waits for in-flight requests before aborting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every request handler sees.
+pub(crate) struct Shared {
+    pub environments: HashMap<String, Arc<EnvironmentConfig>>,
+    pub key: SigningKey,
+    pub jwks: JwksCache,
+    pub leeway: Duration,
+    /// `host:port` the emulator listens on, the prefix of its tokens' `iss`.
+    pub host: String,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// The single lock over all mutable state. Callers must not hold it across an `.await`.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking handler cannot leave the maps half-updated in a way that matters for an
+        // emulator, so recover from poisoning rather than failing every later request.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Handle of a running emulator. [`Emulator::shutdown`] stops it and waits; dropping the
+/// handle stops it in the background.
+pub struct Emulator {
+    addr: SocketAddr,
+    base_path: String,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Validates `config`, binds `config.bind` and starts serving in a background task.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        config.validate()?;
+        let base_path = config.normalized_base_path()?;
+        let key = match config.signing_key {
+            Some(key) => key,
+            // RSA generation is CPU-bound; keep it off the async workers.
+            None => tokio::task::spawn_blocking(SigningKey::generate)
+                .await
+                .map_err(|e| EmulatorError::Key(format!("key generation failed: {e}")))?,
+        };
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(
+                config
+                    .environments
+                    .iter()
+                    .map(|env| env.environment_id.as_str()),
+            )),
+            environments: config
+                .environments
+                .into_iter()
+                .map(|env| (env.environment_id.clone(), Arc::new(env)))
+                .collect(),
+            key,
+            jwks: JwksCache::new(http_client()?),
+            leeway: config.leeway,
+            host: addr.to_string(),
+        });
+        let (stop, server) = serve(listener, routes::router(shared.clone(), &base_path));
+        Ok(Emulator {
+            addr,
+            base_path,
+            shared,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+
+    /// The API base, e.g. `http://127.0.0.1:54321/api/v0`, as a client's `apiBaseUrl`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.base_path)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The key signing this emulator's session tokens (its JWKS serves the public half).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.shared.key
+    }
+
+    /// Requests that reached `route` (as in `contract::paths`, e.g. `"externalAuth/signin"`) for
+    /// `environment_id`, faulted and refused ones included. CORS preflights are not counted.
+    pub fn request_count(&self, environment_id: &str, route: &str) -> usize {
+        self.shared.state().request_count(environment_id, route)
+    }
+
+    /// The next `faults.len()` requests to `route`, in any environment, get these responses in
+    /// order instead of the real handler. Appends to faults already queued.
+    pub fn inject_faults(&self, route: &str, faults: Vec<Fault>) {
+        self.shared.state().push_faults(route, faults);
+    }
+
+    /// Revokes every session of the environment: their tokens then get 401.
+    pub fn revoke_all_sessions(&self, environment_id: &str) {
+        if let Some(env) = self.shared.state().env_mut(environment_id) {
+            env.revoke_all();
+        }
+    }
+
+    /// The `x-dyn-logout-reason` of the environment's last revoke request that carried one.
+    pub fn last_logout_reason(&self, environment_id: &str) -> Option<String> {
+        self.shared
+            .state()
+            .env(environment_id)
+            .and_then(|env| env.last_logout_reason.clone())
+    }
+
+    /// Dynamic users created so far in the environment.
+    pub fn user_count(&self, environment_id: &str) -> usize {
+        self.shared
+            .state()
+            .env(environment_id)
+            .map_or(0, |env| env.user_count())
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a few seconds), then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+        {
+            server.abort();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    /// Starts a graceful shutdown in the background rather than aborting the server task:
+    /// aborting would stop new connections but leave already-open keep-alive connections
+    /// (each served by its own task) answering, whereas the graceful path closes them too.
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs the router on `listener` until the returned sender fires (or is dropped).
+fn serve(listener: TcpListener, router: axum::Router) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let service = router.into_make_service_with_connect_info::<ConnectionHandle>();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(KillableListener::new(listener), service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (stop, server)
+}
