@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The mobile library must never link the emulator, an HTTP server framework, a CLI parser, or
+# aws-lc (C build; rustls runs on ring here).
+forbidden=$(cargo tree -p dynamic-byoa -e normal --prefix none | sed 's/ .*//' | sort -u \
+  | grep -xE 'axum|clap|dynamic-byoa-emulator|aws-lc-rs|aws-lc-sys|openssl|native-tls' || true)
+if [[ -n "$forbidden" ]]; then
+  echo "the mobile library depends on: $forbidden" >&2
+  exit 1
+fi
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo test --workspace

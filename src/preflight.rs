@@ -21,6 +21,8 @@ pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
 
 /// Algorithms whose signatures Dynamic verifies against a JWKS: RS*, PS*, ES*, EdDSA.
 /// Symmetric (HS*) algorithms cannot be verified with a public key set, `none` never.
+/// ES512 is accepted here although the emulator cannot verify it: refusing on the device what
+/// Dynamic might accept would be worse than letting Dynamic decide.
 pub const ASYMMETRIC_ALGORITHMS: [&str; 10] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 ];
@@ -183,12 +185,7 @@ pub fn diagnose(jwt: &str, expect: Expectations<'_>) -> (Option<DecodedJwt>, Vec
 
 /// Checks a `sessionPublicKey`: compressed P-256, lowercase hex, 33 bytes (contract §1.1).
 pub fn check_session_public_key(key: &str) -> Result<(), PreflightError> {
-    let valid = key.len() == 66
-        && (key.starts_with("02") || key.starts_with("03"))
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if valid {
+    if dynamic_byoa_contract::is_session_public_key(key) {
         Ok(())
     } else {
         Err(PreflightError::InvalidSessionPublicKey)

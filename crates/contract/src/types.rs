@@ -14,6 +14,16 @@ pub struct ExternalAuthSigninRequest {
     pub session_public_key: Option<String>,
 }
 
+/// True when `key` is a `sessionPublicKey` as the contract defines it (§1.1): a compressed P-256
+/// point in lowercase hex, `02`/`03` then 32 bytes, 66 characters in all.
+pub fn is_session_public_key(key: &str) -> bool {
+    key.len() == 66
+        && (key.starts_with("02") || key.starts_with("03"))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl std::fmt::Debug for ExternalAuthSigninRequest {
     // The external JWT is a bearer credential: never print it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -251,6 +261,22 @@ mod tests {
             serde_json::to_value(&with_key).unwrap(),
             json!({"sessionPublicKey": "02ab"})
         );
+    }
+
+    #[test]
+    fn session_public_keys_are_compressed_p256_lowercase_hex() {
+        let body = "ab".repeat(32);
+        assert!(is_session_public_key(&format!("02{body}")));
+        assert!(is_session_public_key(&format!("03{body}")));
+        for bad in [
+            format!("04{body}"),
+            format!("02{}", body.to_uppercase()),
+            format!("02{body}00"),
+            format!("02{}", &body[2..]),
+            format!("02{}zz", &body[2..]),
+        ] {
+            assert!(!is_session_public_key(&bad), "{bad}");
+        }
     }
 
     #[test]

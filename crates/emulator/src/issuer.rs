@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::EmulatorError;
 use crate::ids::random_hex;
+use crate::tokens::unix_now;
 
 /// Path of the issuer's JWKS, the conventional OIDC location.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -180,12 +181,6 @@ async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Json<JwkSet> {
     shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     let public = shared.key.lock().expect("issuer key lock").public.clone();
     Json(JwkSet { keys: vec![public] })
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

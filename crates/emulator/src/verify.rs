@@ -7,7 +7,7 @@
 //! [`verify_external_jwt`] stops at the first problem (the server's answer);
 //! [`check_external_jwt`] collects every problem it can see (the CLI's diagnosis).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
 use crate::jwks_cache::JwksCache;
+use crate::tokens::unix_now;
 
 /// What an environment requires of external JWTs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,12 +270,6 @@ fn decode_json_object(part: &str) -> Result<Map<String, Value>, &'static str> {
 
 fn malformed(detail: impl Into<String>) -> Rejection {
     Rejection::new(ExternalAuthRejection::Malformed, detail)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `sub` when it is a non-empty string.

@@ -11,8 +11,8 @@ use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::{IntoResponse, Response};
 use dynamic_byoa_contract::ExternalAuthRejection;
-use dynamic_byoa_contract::ExternalAuthSigninRequest;
 use dynamic_byoa_contract::headers::X_DYN_VERSION;
+use dynamic_byoa_contract::{ExternalAuthSigninRequest, is_session_public_key};
 
 use super::reply;
 use crate::config::EnvironmentConfig;
@@ -85,15 +85,6 @@ fn parse_body(body: &[u8]) -> Result<ExternalAuthSigninRequest, String> {
     serde_json::from_slice(body).map_err(|e| format!("The request body is not valid JSON: {e}"))
 }
 
-/// A compressed P-256 point in lowercase hex: `02`/`03` then 32 bytes (contract §1.1).
-fn is_session_public_key(key: &str) -> bool {
-    key.len() == 66
-        && (key.starts_with("02") || key.starts_with("03"))
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 fn policy(shared: &Shared, env: &EnvironmentConfig) -> ExternalJwtPolicy {
     ExternalJwtPolicy {
         issuer: env.issuer.clone(),
@@ -143,27 +134,6 @@ pub(super) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn session_public_key_must_be_compressed_lowercase_hex() {
-        let body = "ab".repeat(32);
-        assert!(is_session_public_key(&format!("02{body}")));
-        assert!(is_session_public_key(&format!("03{body}")));
-        assert!(
-            !is_session_public_key(&format!("04{body}")),
-            "uncompressed prefix"
-        );
-        assert!(!is_session_public_key(&format!(
-            "02{}",
-            body.to_uppercase()
-        )));
-        assert!(!is_session_public_key(&format!("02{body}00")), "too long");
-        assert!(
-            !is_session_public_key(&format!("02{}", &body[2..])),
-            "too short"
-        );
-        assert!(!is_session_public_key(&format!("02{}zz", &body[2..])));
-    }
 
     #[test]
     fn body_must_be_json_but_unknown_fields_are_ignored() {
