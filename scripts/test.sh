@@ -14,6 +14,7 @@ if [[ -n "$forbidden" ]]; then
 fi
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets -q -- -D warnings
+# uniffi-bindgen is one line calling uniffi; linting it would compile all of uniffi_bindgen.
+cargo clippy --workspace --exclude uniffi-bindgen --all-targets -q -- -D warnings
 cargo test --workspace
 bash scripts/bindings.sh --check

@@ -574,3 +574,36 @@ async fn unknown_response_fields_are_ignored() {
         .unwrap();
     assert_eq!(session.user.external_user_id.as_deref(), Some("xena"));
 }
+
+#[tokio::test]
+async fn a_caller_that_stops_waiting_does_not_abort_the_exchange() {
+    let fx = Fixture::start().await;
+    let client = fx.client();
+    let jwt = fx.jwt_for("yuri");
+    // Poll the sign-in once (which hands it to the library runtime), then drop it, as a
+    // cancelled Kotlin coroutine or Swift task would.
+    let pending = sign_in(&client, &jwt, "yuri");
+    let abandoned = tokio::time::timeout(Duration::ZERO, pending).await;
+    assert!(
+        abandoned.is_err(),
+        "the exchange cannot have finished without a single await"
+    );
+    // The exchange completes on its own; wait for its effect, not for time to pass.
+    let mut waited = 0;
+    while client.auth().session().is_none() {
+        assert!(waited < 2_000, "the abandoned sign-in never completed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waited += 5;
+    }
+    assert_eq!(
+        client
+            .auth()
+            .session()
+            .unwrap()
+            .user
+            .external_user_id
+            .as_deref(),
+        Some("yuri")
+    );
+    assert_eq!(fx.signin_requests(), 1);
+}
