@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build -q -p dynamic-byoa
-cargo build -q -p uniffi-bindgen
+# The workspace build (the one `cargo test --workspace` already made) has both the cdylib and
+# the bindgen binary; building packages one by one would recompile dependencies with other
+# feature sets.
+cargo build -q --workspace --all-targets
 library="$target_dir/debug/libdynamic_byoa.so"
 bindgen="$target_dir/debug/uniffi-bindgen"
 

@@ -128,7 +128,8 @@ fn validate_base_url(base: &str) -> Result<String, Error> {
             ));
         }
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    let credentials = !url.username().is_empty() || url.password().is_some();
+    if url.query().is_some() || url.fragment().is_some() || credentials {
         return Err(invalid(
             "api_base_url",
             "must not carry credentials, a query or a fragment",
@@ -204,6 +205,9 @@ mod tests {
             );
         }
         for bad in [
+            "https://:secret@example.com/api/v0",
+            "https://user@example.com/api/v0",
+            "https://example.com/api/v0?x=1",
             "http://example.com/api/v0",
             "http://10.0.0.2/api/v0",
             "ftp://127.0.0.1/",

@@ -84,6 +84,9 @@ pub enum ByoaError {
     #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
     ServerError { status: u16, server_detail: String },
 
+    #[error("a sign-in started later finished first; this one was discarded")]
+    SignInSuperseded,
+
     // --- The exchange could not be completed. ---
     #[error("network error ({kind}): {detail}")]
     Network {
@@ -127,6 +130,7 @@ impl ByoaError {
             Self::EnvironmentNotFound { .. } => "environment_not_found",
             Self::RequestRejected { .. } => "request_rejected",
             Self::ServerError { .. } => "server_error",
+            Self::SignInSuperseded => "sign_in_superseded",
             Self::Network { .. } => "network",
             Self::InvalidResponse { .. } => "invalid_response",
             Self::InvalidConfiguration { .. } => "invalid_configuration",
@@ -242,6 +246,8 @@ pub(crate) enum Error {
     Incomplete { status: u16, detail: &'static str },
     #[error("invalid configuration `{field}`: {detail}")]
     Config { field: &'static str, detail: String },
+    #[error("superseded by a later sign-in")]
+    Superseded,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -263,7 +269,8 @@ impl From<Error> for ByoaError {
             },
             Error::Decode { status, source } => Self::InvalidResponse {
                 status,
-                detail: format!("body does not match the contract: {source}"),
+                // serde quotes offending values; a token in the wrong field must not be shown.
+                detail: scrub(&format!("body does not match the contract: {source}")),
             },
             Error::Incomplete { status, detail } => Self::InvalidResponse {
                 status,
@@ -273,6 +280,7 @@ impl From<Error> for ByoaError {
                 field: field.into(),
                 detail,
             },
+            Error::Superseded => Self::SignInSuperseded,
             Error::Internal(detail) => Self::Internal { detail },
         }
     }
@@ -285,7 +293,7 @@ fn from_http(
     retry_after_seconds: Option<u64>,
     environment_id: String,
 ) -> ByoaError {
-    let code = body.as_ref().and_then(|b| b.code()).map(str::to_owned);
+    let code = body.as_ref().and_then(|b| b.code()).map(scrub);
     let server_detail = body
         .as_ref()
         .and_then(|b| b.text_message())
@@ -304,7 +312,11 @@ fn from_http(
             retry_after_seconds,
         },
         (401, _) => ByoaError::Unauthorized { server_detail },
-        (404, _) => ByoaError::EnvironmentNotFound { environment_id },
+        // Only a 404 that names the environment means it: a wrong base URL (say, without
+        // /api/v0) also gets 404s, and must not read as a missing environment.
+        (404, _) if server_detail.to_ascii_lowercase().contains("environment") => {
+            ByoaError::EnvironmentNotFound { environment_id }
+        }
         (500..=599, _) => ByoaError::ServerError {
             status,
             server_detail,
@@ -327,10 +339,11 @@ fn from_transport(source: &reqwest::Error) -> ByoaError {
     } else {
         NetworkErrorKind::Other
     };
-    // reqwest's Display names the URL (no secrets: the environment id is public) and the cause.
+    // The innermost cause says what happened ("Connection refused", "received corrupt
+    // message"); the layers above it only repeat the URL and reqwest's wording.
     ByoaError::Network {
         kind,
-        detail: scrub(&error_chain(source)),
+        detail: scrub(&root_cause(source)),
     }
 }
 
@@ -354,16 +367,22 @@ pub(crate) fn is_tls(source: &reqwest::Error) -> bool {
     false
 }
 
-/// "outer: inner: innermost", so a connect error says *why* (refused, DNS, ...).
-fn error_chain(source: &dyn std::error::Error) -> String {
-    let mut text = source.to_string();
-    let mut cause = source.source();
-    while let Some(err) = cause {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        cause = err.source();
+/// The text of the deepest error in the chain, looking inside io::Errors (see `is_tls`).
+fn root_cause(source: &reqwest::Error) -> String {
+    let mut deepest: &(dyn std::error::Error + 'static) = source;
+    loop {
+        let next = match deepest
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => deepest.source(),
+        };
+        match next {
+            Some(next) => deepest = next,
+            None => return deepest.to_string(),
+        }
     }
-    text
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for ByoaError {
@@ -415,7 +434,9 @@ mod tests {
             }
         );
         assert_eq!(http(401, None).code_str(), "unauthorized");
-        assert_eq!(http(404, None).code_str(), "environment_not_found");
+        let env_404 = ApiErrorBody::coded("Environment not found", "not_found");
+        assert_eq!(http(404, Some(env_404)).code_str(), "environment_not_found");
+        assert_eq!(http(404, None).code_str(), "request_rejected");
         assert_eq!(http(503, None).code_str(), "server_error");
         assert_eq!(http(400, None).code_str(), "request_rejected");
     }

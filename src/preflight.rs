@@ -12,6 +12,7 @@ use dynamic_byoa_contract::claims::claim;
 use serde_json::{Map, Value};
 
 use crate::error::ByoaError;
+use crate::redact::scrub;
 
 /// Largest external JWT accepted, in bytes. Provider JWTs are 1-2 KiB; anything near this limit
 /// is a mistake (an ID token with embedded pictures, a wrong variable).
@@ -27,10 +28,11 @@ pub const ASYMMETRIC_ALGORITHMS: [&str; 10] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 ];
 
-/// base64url, padding optional: some providers pad, and padding changes nothing.
+/// base64url without padding (RFC 7515 §2): Dynamic, like every JOSE library, refuses padded
+/// segments, so the device must too.
 const BASE64URL: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
 /// A preflight failure. Each has its own public error code.
@@ -114,8 +116,9 @@ impl From<PreflightError> for ByoaError {
                 sub,
                 external_user_id,
             } => Self::ExternalUserIdMismatch {
-                jwt_sub: sub,
-                external_user_id,
+                // Both are the app's input: if it passed a token by mistake, it must not be shown.
+                jwt_sub: scrub(&sub),
+                external_user_id: scrub(&external_user_id),
             },
             P::InvalidSessionPublicKey => Self::InvalidSessionPublicKey,
         }
@@ -216,7 +219,11 @@ fn decode(jwt: &str) -> Result<DecodedJwt, PreflightError> {
         let decoded = BASE64URL
             .decode(segment)
             .map_err(|_| PreflightError::Malformed {
-                detail: format!("the {name} segment is not base64url"),
+                detail: if segment.ends_with('=') {
+                    format!("the {name} segment is padded with '='; JWTs use unpadded base64url")
+                } else {
+                    format!("the {name} segment is not base64url")
+                },
             })?;
         bytes.push(decoded);
     }
@@ -403,6 +410,17 @@ mod tests {
                 "{token}"
             );
         }
+    }
+
+    #[test]
+    fn padded_segments_are_malformed_as_dynamic_refuses_them() {
+        let padded = base64::engine::general_purpose::URL_SAFE.encode(es256().to_string());
+        assert!(padded.ends_with('='), "this header needs padding: {padded}");
+        let token = format!("{padded}.{}.c2lnbmF0dXJl", segment(&good_claims()));
+        assert!(matches!(
+            first_problem(&token, None),
+            PreflightError::Malformed { detail } if detail.contains("padded")
+        ));
     }
 
     #[test]

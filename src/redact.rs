@@ -46,14 +46,22 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')
 }
 
+/// A JWT, or a piece of one: three or more dot-joined segments of which two are long (a whole
+/// token); any segment that starts like a JSON object in base64url (`eyJ`, i.e. `{"`); or any
+/// segment of 40+ base64url characters (a signature).
 fn looks_like_jwt(word: &str) -> bool {
     let segments: Vec<&str> = word.split('.').collect();
-    segments.len() >= 3
-        && segments.iter().filter(|s| s.len() >= 8).count() >= 2
-        && segments.iter().all(|s| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
-        })
+    let base64url = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+    };
+    let whole_token = segments.len() >= 3
+        && segments.iter().all(|s| base64url(s))
+        && segments.iter().filter(|s| s.len() >= 8).count() >= 2;
+    let piece = segments
+        .iter()
+        .any(|s| base64url(s) && ((s.starts_with("eyJ") && s.len() >= 16) || s.len() >= 40));
+    whole_token || piece
 }
 
 #[cfg(test)]
@@ -71,11 +79,21 @@ mod tests {
     }
 
     #[test]
-    fn ordinary_dotted_words_survive() {
+    fn pieces_of_a_token_are_replaced_too() {
+        let header = "eyJhbGciOiJFUzI1NiJ9";
+        let signature = "c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl";
+        assert_eq!(scrub(&format!("got {header} here")), "got <redacted> here");
+        assert_eq!(scrub(&format!("sig {signature}")), "sig <redacted>");
         assert_eq!(
-            scrub("see app.dynamic.xyz/env v1.2.3"),
-            "see app.dynamic.xyz/env v1.2.3"
+            scrub(&format!("pair {header}.eyJzdWIiOiJ4In0")),
+            "pair <redacted>"
         );
+    }
+
+    #[test]
+    fn ordinary_dotted_words_survive() {
+        let ordinary = "see app.dynamic.xyz/2762a57b-faa4-41ce-9f16-abff9300e2c9 v1.2.3";
+        assert_eq!(scrub(ordinary), ordinary);
     }
 
     #[test]

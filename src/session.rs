@@ -212,6 +212,58 @@ impl Session {
     }
 }
 
+/// The client's current session, and which sign-in produced it.
+///
+/// Sign-ins are numbered when they start. A result is kept only if no sign-in that started
+/// later has already been kept: the most recently started sign-in wins, whatever order the
+/// responses arrive in, and an abandoned (cancelled) call can never replace a newer session.
+#[derive(Default)]
+pub(crate) struct SessionSlot {
+    state: std::sync::Mutex<SlotState>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    session: Option<Session>,
+    started: u64,
+    kept: u64,
+}
+
+/// The place in line of one sign-in, from [`SessionSlot::begin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Ticket(u64);
+
+impl SessionSlot {
+    pub fn begin(&self) -> Ticket {
+        let mut state = self.lock();
+        state.started += 1;
+        Ticket(state.started)
+    }
+
+    /// Keeps `session` unless a later sign-in was kept first.
+    pub fn keep(&self, ticket: Ticket, session: Session) -> Result<(), Error> {
+        let mut state = self.lock();
+        if ticket.0 < state.kept {
+            return Err(Error::Superseded);
+        }
+        state.kept = ticket.0;
+        state.session = Some(session);
+        Ok(())
+    }
+
+    pub fn current(&self) -> Option<Session> {
+        self.lock().session.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        // Every update replaces whole fields, so a panic elsewhere cannot leave the state half
+        // written: recover from poisoning instead of propagating it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 pub(crate) fn from_unix_seconds(seconds: i64) -> SystemTime {
     if seconds >= 0 {
         UNIX_EPOCH + Duration::from_secs(seconds as u64)
@@ -279,6 +331,31 @@ mod tests {
         ] {
             assert!(!printed.contains("secret"), "{printed}");
         }
+    }
+
+    fn session_for(user: &str) -> Session {
+        let mut wire = response();
+        wire.user.id = user.into();
+        Session::from_response(&wire, 200).unwrap()
+    }
+
+    #[test]
+    fn the_most_recently_started_sign_in_wins_whatever_order_results_arrive_in() {
+        let slot = SessionSlot::default();
+        let first = slot.begin();
+        let second = slot.begin();
+        slot.keep(second, session_for("second")).unwrap();
+        assert!(matches!(
+            slot.keep(first, session_for("first")),
+            Err(Error::Superseded)
+        ));
+        assert_eq!(slot.current().unwrap().profile.user.user_id, "second");
+
+        let third = slot.begin();
+        let fourth = slot.begin();
+        slot.keep(third, session_for("third")).unwrap();
+        slot.keep(fourth, session_for("fourth")).unwrap();
+        assert_eq!(slot.current().unwrap().profile.user.user_id, "fourth");
     }
 
     #[test]

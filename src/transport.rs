@@ -23,6 +23,9 @@ pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_P
 const MAX_RETRIES: u32 = 2;
 /// First backoff; doubled per retry, then jittered to 50-150 %.
 const BASE_BACKOFF: Duration = Duration::from_millis(100);
+/// Largest response body read. Dynamic's responses are a few KiB; a server (or a proxy in front
+/// of it) sending more is not one to trust with memory.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Cap on a connection attempt, so a black-holed host leaves time for a retry.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -143,8 +146,7 @@ impl Transport {
         let status = response.status();
         let retry_after_seconds = retry_after(response.headers());
         // Error bodies are best effort: 429s may not be JSON at all (contract §3.2).
-        let body = response
-            .bytes()
+        let body = read_body(response)
             .await
             .ok()
             .and_then(|bytes| serde_json::from_slice::<ApiErrorBody>(&bytes).ok())
@@ -156,6 +158,22 @@ impl Transport {
             environment_id: self.settings.environment_id.clone(),
         }
     }
+}
+
+/// The body, refused past `MAX_BODY_BYTES` without reading the rest.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Error> {
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Error::Incomplete {
+                status,
+                detail: "the response body is over 1 MiB",
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// rustls over ring with the Mozilla roots compiled in: identical on iOS, Android and Linux, no

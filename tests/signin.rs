@@ -1,6 +1,8 @@
 //! External-JWT sign-in through the real client, over loopback sockets, against the emulator
 //! (which verifies signatures against the issuer's real JWKS endpoint). Every public error code
-//! of the exchange is triggered here at least once.
+//! of the exchange is triggered here at least once, except `internal` (a panic or a lost
+//! runtime) and `sign_in_superseded` (ordering of concurrent results; unit-tested on the
+//! session slot).
 
 mod support;
 
@@ -158,6 +160,9 @@ async fn preflight_failures_never_reach_the_network() {
         let error = sign_in(&client, &jwt, user).await.unwrap_err();
         assert_eq!(error.code(), code, "{error}");
         assert_no_token_in(&error, &jwt);
+        if user.contains('.') {
+            assert_no_token_in(&error, user);
+        }
     }
     let mut bad_key = params(&fx.jwt_for("erin"), "erin");
     bad_key.session_public_key = Some("04abc".into());
@@ -517,15 +522,17 @@ async fn printing_the_client_and_its_session_never_shows_a_token() {
     let session = sign_in(&client, &jwt, "vera").await.unwrap();
     let tokens = client.auth().tokens().unwrap();
     let bearer = tokens.bearer_token();
+    let id_token = tokens.id_token().unwrap();
     let printed = [
         format!("{client:?}"),
         format!("{session:?}"),
         format!("{tokens:?}"),
         tokens.to_string(),
         format!("{:?}", params(&jwt, "vera")),
+        params(&jwt, "vera").to_string(),
     ];
     for text in printed {
-        for secret in [&jwt, &bearer] {
+        for secret in [&jwt, &bearer, &id_token] {
             for segment in secret.split('.').filter(|s| s.len() >= 8) {
                 assert!(!text.contains(segment), "leak in {text}");
             }
@@ -588,12 +595,14 @@ async fn a_caller_that_stops_waiting_does_not_abort_the_exchange() {
         abandoned.is_err(),
         "the exchange cannot have finished without a single await"
     );
-    // The exchange completes on its own; wait for its effect, not for time to pass.
-    let mut waited = 0;
+    // The exchange completes on its own: poll for its effect (bounded), not for time to pass.
+    let started = std::time::Instant::now();
     while client.auth().session().is_none() {
-        assert!(waited < 2_000, "the abandoned sign-in never completed");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the abandoned sign-in never completed"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
-        waited += 5;
     }
     assert_eq!(
         client
@@ -606,4 +615,57 @@ async fn a_caller_that_stops_waiting_does_not_abort_the_exchange() {
         Some("yuri")
     );
     assert_eq!(fx.signin_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_server_side_session_key_refusal_has_the_preflight_code() {
+    let fx = Fixture::start().await;
+    let body = r#"{"error":"Invalid session public key","code":"invalid_session_public_key"}"#;
+    fx.emulator.inject_faults(
+        "externalAuth/signin",
+        vec![Fault::status(422).with_body(body)],
+    );
+    let error = sign_in(&fx.client(), &fx.jwt_for("zoe"), "zoe")
+        .await
+        .unwrap_err();
+    assert_eq!(error, ByoaError::InvalidSessionPublicKey);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_the_request_was_sent_is_not_retried() {
+    let fx = Fixture::start().await;
+    fx.emulator
+        .inject_faults("externalAuth/signin", vec![Fault::connection_drop()]);
+    let error = sign_in(&fx.client(), &fx.jwt_for("adam"), "adam")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ByoaError::Network {
+                kind: NetworkErrorKind::Other,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        fx.signin_requests(),
+        1,
+        "the server may have acted on it: no retry"
+    );
+}
+
+#[tokio::test]
+async fn a_base_url_without_the_api_prefix_is_not_mistaken_for_a_missing_environment() {
+    let fx = Fixture::start().await;
+    let wrong_base = fx.emulator.base_url().replace("/api/v0", "");
+    let client = DynamicClient::new(ClientConfig::new(ENV).with_api_base_url(wrong_base)).unwrap();
+    let error = sign_in(&client, &fx.jwt_for("beth"), "beth")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ByoaError::RequestRejected { status: 404, .. }),
+        "{error:?}"
+    );
 }

@@ -24,13 +24,13 @@ pub struct Args {
     #[arg(long)]
     jwks_url: Option<String>,
     /// Required `aud` of external JWTs, if your environment sets one.
-    #[arg(long)]
+    #[arg(long, requires = "environment_id")]
     audience: Option<String>,
     /// Port to listen on (loopback only); 0 picks a free one.
     #[arg(long)]
     port: Option<u16>,
     /// Lifetime of minted Dynamic sessions, in seconds.
-    #[arg(long)]
+    #[arg(long, requires = "environment_id")]
     session_ttl: Option<u64>,
 }
 

@@ -144,6 +144,14 @@ impl EmulatorConfig {
                 )));
             }
         }
+        // It mints sessions for anyone who asks: keep it on this machine (simulators share the
+        // host's loopback; Android emulators reach it through `adb reverse`).
+        if !self.bind.ip().is_loopback() {
+            return Err(EmulatorError::Config(format!(
+                "the emulator listens on loopback only, not {}",
+                self.bind.ip()
+            )));
+        }
         normalize_base_path(&self.base_path).map(|_| ())
     }
 
@@ -287,6 +295,16 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_loopback_addresses_can_be_bound() {
+        for host in ["0.0.0.0", "192.168.1.10"] {
+            let text = format!(r#"{{"environments": [], "host": "{host}"}}"#);
+            let err = EmulatorConfig::from_json_str(&text).unwrap_err();
+            assert!(err.to_string().contains("loopback"), "{err}");
+        }
+        assert!(EmulatorConfig::from_json_str(r#"{"environments": [], "host": "::1"}"#).is_ok());
     }
 
     #[test]

@@ -50,8 +50,24 @@ pub fn http_client() -> Result<reqwest::Client, EmulatorError> {
         .with_no_client_auth();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .redirect(redirect_policy())
         .build()
         .map_err(|e| EmulatorError::HttpClient(e.to_string()))
+}
+
+/// At most three redirects, and never from https to http: a key set must not be downgraded.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let started_secure = attempt
+            .previous()
+            .first()
+            .is_some_and(|u| u.scheme() == "https");
+        if attempt.previous().len() > 3 || (started_secure && attempt.url().scheme() != "https") {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Key sets per JWKS URL. Shared by all environments of an emulator, and usable on its own by
@@ -60,6 +76,11 @@ pub struct JwksCache {
     http: reqwest::Client,
     limits: JwksCacheLimits,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Failed fetches, remembered for `min_refetch_interval` so that a down JWKS host is not
+    /// asked again for every sign-in.
+    failures: Mutex<HashMap<String, (Instant, Rejection)>>,
+    /// One fetch at a time: concurrent sign-ins on a cold cache share the first one's result.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 struct Entry {
@@ -86,6 +107,8 @@ impl JwksCache {
             http,
             limits,
             entries: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -99,6 +122,7 @@ impl JwksCache {
         }
         // Rotation is the only case a refetch can fix: a named kid we have not seen yet.
         if kid.is_some() && !fetched_now && self.take_refetch_budget(url) {
+            let _one_at_a_time = self.fetching.lock().await;
             let keys = self.fetch(url).await?;
             if let Some(key) = pick(&keys, kid) {
                 return Ok(key);
@@ -118,7 +142,21 @@ impl JwksCache {
         if let Some(keys) = self.fresh_entry(url) {
             return Ok((keys, false));
         }
+        let _one_at_a_time = self.fetching.lock().await;
+        // Whoever held the lock before may have fetched (or failed) already.
+        if let Some(keys) = self.fresh_entry(url) {
+            return Ok((keys, false));
+        }
+        if let Some(rejection) = self.recent_failure(url) {
+            return Err(rejection);
+        }
         Ok((self.fetch(url).await?, true))
+    }
+
+    fn recent_failure(&self, url: &str) -> Option<Rejection> {
+        let failures = self.failures.lock().expect("jwks failure lock");
+        let (at, rejection) = failures.get(url)?;
+        (at.elapsed() < self.limits.min_refetch_interval).then(|| rejection.clone())
     }
 
     fn fresh_entry(&self, url: &str) -> Option<Arc<Vec<Jwk>>> {
@@ -143,9 +181,24 @@ impl JwksCache {
         allowed
     }
 
+    /// Downloads and caches the set at `url`; callers hold `fetching`.
     async fn fetch(&self, url: &str) -> Result<Arc<Vec<Jwk>>, Rejection> {
-        let body = self.download(url).await?;
-        let keys = Arc::new(parse_jwks(&body).map_err(|why| unavailable(url, why))?);
+        let downloaded = self
+            .download(url)
+            .await
+            .and_then(|body| parse_jwks(&body).map_err(|why| unavailable(url, why)));
+        let mut failures = self.failures.lock().expect("jwks failure lock");
+        let keys = match downloaded {
+            Ok(keys) => {
+                failures.remove(url);
+                Arc::new(keys)
+            }
+            Err(rejection) => {
+                failures.insert(url.to_owned(), (Instant::now(), rejection.clone()));
+                return Err(rejection);
+            }
+        };
+        drop(failures);
         let mut entries = self.entries.lock().expect("jwks cache lock");
         let last_forced_refetch = entries.get(url).and_then(|e| e.last_forced_refetch);
         entries.insert(
@@ -381,6 +434,57 @@ mod tests {
             "{}",
             err.detail
         );
+    }
+
+    /// Like `serve`, and counts the requests it answers.
+    async fn serve_counting(
+        status: u16,
+        body: String,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let status = axum::http::StatusCode::from_u16(status).unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                async move { (status, body) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn a_failing_jwks_host_is_not_asked_again_for_every_sign_in() {
+        let (url, hits) = serve_counting(503, String::new()).await;
+        let cache = JwksCache::new(http_client().unwrap());
+        for _ in 0..3 {
+            let err = cache.keys(&url).await.unwrap_err();
+            assert_eq!(err.reason, ExternalAuthRejection::JwksUnavailable);
+        }
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_on_a_cold_cache_share_one_fetch() {
+        let body = json!({"keys": [rsa_jwk("a")]}).to_string();
+        let (url, hits) = serve_counting(200, body).await;
+        let cache = Arc::new(JwksCache::new(http_client().unwrap()));
+        let lookups: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, url) = (cache.clone(), url.clone());
+                tokio::spawn(async move { cache.key_for(&url, Some("a")).await })
+            })
+            .collect();
+        for lookup in lookups {
+            assert!(lookup.await.unwrap().is_ok());
+        }
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

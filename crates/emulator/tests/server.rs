@@ -538,7 +538,7 @@ async fn bearer_routes_follow_the_session_until_revoked() {
 }
 
 #[tokio::test]
-async fn missing_expired_foreign_and_hook_revoked_bearers_are_401() {
+async fn missing_expired_foreign_id_and_hook_revoked_bearers_are_401() {
     let f = fixture().await;
     let session = f.signin_ok("ext-quinn").await;
     let token = session.minified_jwt.unwrap();
@@ -568,6 +568,16 @@ async fn missing_expired_foreign_and_hook_revoked_bearers_are_401() {
         .with_bearer(reqwest::Method::GET, paths::SESSION, "a.b.c")
         .await;
     assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
+
+    let id_token = session.jwt.unwrap();
+    let id_as_bearer = f
+        .with_bearer(reqwest::Method::GET, paths::SESSION, &id_token)
+        .await;
+    assert_eq!(
+        id_as_bearer.status(),
+        StatusCode::UNAUTHORIZED,
+        "the ID token is not a bearer"
+    );
 
     let ok = f
         .with_bearer(reqwest::Method::GET, paths::SESSION, &token)

@@ -1810,6 +1810,7 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case ServerError(status: UInt16, serverDetail: String
     )
+    case SignInSuperseded
     case Network(kind: NetworkErrorKind, detail: String
     )
     case InvalidResponse(status: UInt16, detail: String
@@ -1932,19 +1933,20 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             status: try FfiConverterUInt16.read(from: &buf), 
             serverDetail: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .Network(
+        case 19: return .SignInSuperseded
+        case 20: return .Network(
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 20: return .InvalidResponse(
+        case 21: return .InvalidResponse(
             status: try FfiConverterUInt16.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .InvalidConfiguration(
+        case 22: return .InvalidConfiguration(
             field: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .Internal(
+        case 23: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -2059,26 +2061,30 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             FfiConverterString.write(serverDetail, into: &buf)
             
         
-        case let .Network(kind,detail):
+        case .SignInSuperseded:
             writeInt(&buf, Int32(19))
+        
+        
+        case let .Network(kind,detail):
+            writeInt(&buf, Int32(20))
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidResponse(status,detail):
-            writeInt(&buf, Int32(20))
+            writeInt(&buf, Int32(21))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidConfiguration(field,detail):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -117,7 +117,7 @@ fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(SessionRecord, UserRecord), Unauthorized> {
     let token = bearer_token(headers).ok_or(Unauthorized("No jwt provided!"))?;
-    let claims: DynamicSessionClaims =
+    let bearer: BearerClaims =
         shared
             .key
             .verify(token, shared.leeway)
@@ -125,6 +125,13 @@ fn authenticate(
                 ErrorKind::ExpiredSignature => Unauthorized("Session token has expired"),
                 _ => Unauthorized("Invalid session token"),
             })?;
+    // Both tokens are signed by the same key; only the access token (minifiedJwt) is a bearer.
+    if bearer.verified_credentials.is_some() {
+        return Err(Unauthorized(
+            "The ID token (jwt) is not a bearer token; send minifiedJwt",
+        ));
+    }
+    let claims = bearer.session;
     if claims.environment_id != env.environment_id
         || claims.iss != token_issuer(&shared.host, &env.environment_id)
     {
@@ -136,6 +143,14 @@ fn authenticate(
         .and_then(|env_state| env_state.active_session(&claims.sid))
         .filter(|(_, user)| user.id == claims.sub)
         .ok_or(Unauthorized("Session has been revoked"))
+}
+
+/// A verified bearer's claims. `verified_credentials` is present only in ID tokens.
+#[derive(serde::Deserialize)]
+struct BearerClaims {
+    #[serde(flatten)]
+    session: DynamicSessionClaims,
+    verified_credentials: Option<serde::de::IgnoredAny>,
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).

@@ -82,7 +82,14 @@ fn parse_body(body: &[u8]) -> Result<ExternalAuthSigninRequest, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("A JSON request body is required".to_owned());
     }
-    serde_json::from_slice(body).map_err(|e| format!("The request body is not valid JSON: {e}"))
+    // serde's message would quote the offending value, which may be the token itself.
+    serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "The request body is not a JSON object with a string jwt (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 fn policy(shared: &Shared, env: &EnvironmentConfig) -> ExternalJwtPolicy {
@@ -142,5 +149,8 @@ mod tests {
         let request = parse_body(br#"{"jwt": "a.b.c", "externalUserId": "x"}"#).unwrap();
         assert_eq!(request.jwt.as_deref(), Some("a.b.c"));
         assert!(parse_body(b"{}").unwrap().jwt.is_none());
+        let quoted_token =
+            parse_body(br#""eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln""#).unwrap_err();
+        assert!(!quoted_token.contains("eyJ"), "{quoted_token}");
     }
 }

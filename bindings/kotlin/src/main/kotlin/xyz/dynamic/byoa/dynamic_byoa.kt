@@ -3040,6 +3040,12 @@ sealed class ByoaException: kotlin.Exception() {
             get() = "status=${ `status` }, serverDetail=${ `serverDetail` }"
     }
     
+    class SignInSuperseded(
+        ) : ByoaException() {
+        override val message
+            get() = ""
+    }
+    
     class Network(
         
         val `kind`: NetworkErrorKind, 
@@ -3181,19 +3187,20 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            19 -> ByoaException.Network(
+            19 -> ByoaException.SignInSuperseded()
+            20 -> ByoaException.Network(
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 FfiConverterString.read(buf),
                 )
-            20 -> ByoaException.InvalidResponse(
+            21 -> ByoaException.InvalidResponse(
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            21 -> ByoaException.InvalidConfiguration(
+            22 -> ByoaException.InvalidConfiguration(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            22 -> ByoaException.Internal(
+            23 -> ByoaException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3301,6 +3308,10 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 4UL
                 + FfiConverterUShort.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`serverDetail`)
+            )
+            is ByoaException.SignInSuperseded -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
             )
             is ByoaException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3430,26 +3441,30 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.write(value.`serverDetail`, buf)
                 Unit
             }
-            is ByoaException.Network -> {
+            is ByoaException.SignInSuperseded -> {
                 buf.putInt(19)
+                Unit
+            }
+            is ByoaException.Network -> {
+                buf.putInt(20)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidResponse -> {
-                buf.putInt(20)
+                buf.putInt(21)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidConfiguration -> {
-                buf.putInt(21)
+                buf.putInt(22)
                 FfiConverterString.write(value.`field`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.Internal -> {
-                buf.putInt(22)
+                buf.putInt(23)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
