@@ -414,46 +414,20 @@ async fn a_malformed_success_body_is_an_invalid_response() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_connect_error_after_retries() {
-    let port = closed_port();
-    let config =
-        ClientConfig::new(ENV).with_api_base_url(format!("http://127.0.0.1:{port}/api/v0"));
-    let client = DynamicClient::new(config).unwrap();
-    let fx = Fixture::start().await;
-    let error = sign_in(&client, &fx.jwt_for("rita"), "rita")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ByoaError::Network {
-                kind: NetworkErrorKind::Connect,
-                ..
-            }
-        ),
-        "{error:?}"
+async fn a_refused_connection_is_a_connect_error() {
+    let base = format!("http://127.0.0.1:{}/api/v0", closed_port());
+    assert_eq!(
+        network_failure(&base, None).await,
+        NetworkErrorKind::Connect
     );
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_is_a_timeout() {
     let (base, _server) = silent_server().await;
-    let mut config = ClientConfig::new(ENV).with_api_base_url(base);
-    config.request_timeout_ms = 300;
-    let client = DynamicClient::new(config).unwrap();
-    let fx = Fixture::start().await;
-    let error = sign_in(&client, &fx.jwt_for("sam"), "sam")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ByoaError::Network {
-                kind: NetworkErrorKind::Timeout,
-                ..
-            }
-        ),
-        "{error:?}"
+    assert_eq!(
+        network_failure(&base, Some(300)).await,
+        NetworkErrorKind::Timeout
     );
 }
 
@@ -461,20 +435,25 @@ async fn a_server_that_never_answers_is_a_timeout() {
 async fn tls_to_a_plain_http_server_is_a_tls_error() {
     let fx = Fixture::start().await;
     let https_base = fx.emulator.base_url().replacen("http://", "https://", 1);
-    let client = DynamicClient::new(ClientConfig::new(ENV).with_api_base_url(https_base)).unwrap();
-    let error = sign_in(&client, &fx.jwt_for("tom"), "tom")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ByoaError::Network {
-                kind: NetworkErrorKind::Tls,
-                ..
-            }
-        ),
-        "{error:?}"
+    assert_eq!(
+        network_failure(&https_base, None).await,
+        NetworkErrorKind::Tls
     );
+}
+
+/// The kind of the network error a sign-in through a client at `base` ends with.
+async fn network_failure(base: &str, timeout_ms: Option<u64>) -> NetworkErrorKind {
+    let mut config = ClientConfig::new(ENV).with_api_base_url(base);
+    if let Some(ms) = timeout_ms {
+        config.request_timeout_ms = ms;
+    }
+    let client = DynamicClient::new(config).unwrap();
+    let issuer = dynamic_byoa_emulator::TestIssuer::start().await.unwrap();
+    let jwt = issuer.mint(&issuer.claims_for("nina", Duration::from_secs(600)));
+    match sign_in(&client, &jwt, "nina").await {
+        Err(ByoaError::Network { kind, .. }) => kind,
+        other => panic!("expected a network error, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -636,18 +615,9 @@ async fn a_connection_dropped_after_the_request_was_sent_is_not_retried() {
     let fx = Fixture::start().await;
     fx.emulator
         .inject_faults("externalAuth/signin", vec![Fault::connection_drop()]);
-    let error = sign_in(&fx.client(), &fx.jwt_for("adam"), "adam")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ByoaError::Network {
-                kind: NetworkErrorKind::Other,
-                ..
-            }
-        ),
-        "{error:?}"
+    assert_eq!(
+        network_failure(&fx.emulator.base_url(), None).await,
+        NetworkErrorKind::Other
     );
     assert_eq!(
         fx.signin_requests(),
