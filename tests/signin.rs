@@ -639,3 +639,18 @@ async fn a_base_url_without_the_api_prefix_is_not_mistaken_for_a_missing_environ
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn sign_ins_from_one_client_share_a_kept_alive_connection() {
+    let fx = Fixture::start().await;
+    let client = fx.client();
+    for _ in 0..3 {
+        sign_in(&client, &fx.jwt_for("cleo"), "cleo").await.unwrap();
+    }
+    assert_eq!(fx.emulator.connection_count(), 1, "one pooled connection");
+    let other_client = fx.client();
+    sign_in(&other_client, &fx.jwt_for("cleo"), "cleo")
+        .await
+        .unwrap();
+    assert_eq!(fx.emulator.connection_count(), 2, "one pool per client");
+}

@@ -6,7 +6,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,11 +17,13 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub(crate) struct KillableListener {
     inner: TcpListener,
+    /// Connections accepted so far, for tests of clients' keep-alive.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl KillableListener {
-    pub(crate) fn new(inner: TcpListener) -> Self {
-        Self { inner }
+    pub(crate) fn new(inner: TcpListener, accepted: Arc<AtomicUsize>) -> Self {
+        Self { inner, accepted }
     }
 }
 
@@ -46,6 +48,7 @@ impl Listener for KillableListener {
         loop {
             match self.inner.accept().await {
                 Ok((stream, _remote)) => {
+                    self.accepted.fetch_add(1, Ordering::SeqCst);
                     let killed = Arc::new(AtomicBool::new(false));
                     let handle = ConnectionHandle {
                         killed: killed.clone(),

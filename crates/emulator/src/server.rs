@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub leeway: Duration,
     /// `host:port` the emulator listens on, the prefix of its tokens' `iss`.
     pub host: String,
+    /// TCP connections accepted.
+    pub connections: Arc<AtomicUsize>,
     state: Mutex<State>,
 }
 
@@ -102,8 +105,10 @@ impl Emulator {
             jwks: JwksCache::new(http_client()?),
             leeway: config.leeway,
             host: addr.to_string(),
+            connections: Arc::new(AtomicUsize::new(0)),
         });
-        let (stop, server) = serve(listener, routes::router(shared.clone(), &base_path));
+        let router = routes::router(shared.clone(), &base_path);
+        let (stop, server) = serve(listener, shared.connections.clone(), router);
         Ok(Emulator {
             addr,
             base_path,
@@ -125,6 +130,12 @@ impl Emulator {
     /// The key signing this emulator's session tokens (its JWKS serves the public half).
     pub fn signing_key(&self) -> &SigningKey {
         &self.shared.key
+    }
+
+    /// TCP connections accepted since the start: with HTTP keep-alive, a client making several
+    /// requests in a row opens one.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Requests that reached `route` (as in `contract::paths`, e.g. `"externalAuth/signin"`) for
@@ -189,11 +200,15 @@ impl Drop for Emulator {
 }
 
 /// Runs the router on `listener` until the returned sender fires (or is dropped).
-fn serve(listener: TcpListener, router: axum::Router) -> (oneshot::Sender<()>, JoinHandle<()>) {
+fn serve(
+    listener: TcpListener,
+    connections: Arc<AtomicUsize>,
+    router: axum::Router,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<ConnectionHandle>();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(KillableListener::new(listener), service)
+        let _ = axum::serve(KillableListener::new(listener, connections), service)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
