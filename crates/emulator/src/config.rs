@@ -87,8 +87,9 @@ pub struct EmulatorConfig {
     pub bind: SocketAddr,
     /// Clock-skew allowance for `exp`/`nbf` of external JWTs and session tokens.
     pub leeway: Duration,
-    /// The RSA key that signs Dynamic session tokens. `None` generates one at start; tests pass a
-    /// shared one because RSA-2048 generation is slow.
+    /// The RSA key that signs Dynamic session tokens. `None` generates one per environment at
+    /// start, as Dynamic keys are per environment; `Some` signs for every environment (tests pass
+    /// a shared one because RSA-2048 generation is slow).
     pub signing_key: Option<SigningKey>,
 }
 

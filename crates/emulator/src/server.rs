@@ -25,7 +25,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What every request handler sees.
 pub(crate) struct Shared {
     pub environments: HashMap<String, Arc<EnvironmentConfig>>,
-    pub key: SigningKey,
+    /// Each environment's session-token key: Dynamic's key is unique per environment.
+    keys: HashMap<String, SigningKey>,
     pub jwks: JwksCache,
     pub leeway: Duration,
     /// `host:port` the emulator listens on, the prefix of its tokens' `iss`.
@@ -36,6 +37,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The key of a configured environment (the route guard has resolved it already).
+    pub(crate) fn key(&self, environment_id: &str) -> &SigningKey {
+        &self.keys[environment_id]
+    }
+
     /// The single lock over all mutable state. Callers must not hold it across an `.await`.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // A panicking handler cannot leave the maps half-updated in a way that matters for an
@@ -69,13 +75,7 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         config.validate()?;
         let base_path = config.normalized_base_path()?;
-        let key = match config.signing_key {
-            Some(key) => key,
-            // RSA generation is CPU-bound; keep it off the async workers.
-            None => tokio::task::spawn_blocking(SigningKey::generate)
-                .await
-                .map_err(|e| EmulatorError::Key(format!("key generation failed: {e}")))?,
-        };
+        let keys = signing_keys(&config).await?;
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -101,7 +101,7 @@ impl Emulator {
                 .into_iter()
                 .map(|env| (env.environment_id.clone(), Arc::new(env)))
                 .collect(),
-            key,
+            keys,
             jwks: JwksCache::new(http_client()?),
             leeway: config.leeway,
             host: addr.to_string(),
@@ -127,9 +127,9 @@ impl Emulator {
         self.addr
     }
 
-    /// The key signing this emulator's session tokens (its JWKS serves the public half).
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.shared.key
+    /// The key signing `environment_id`'s session tokens (its JWKS serves the public half).
+    pub fn signing_key(&self, environment_id: &str) -> Option<&SigningKey> {
+        self.shared.keys.get(environment_id)
     }
 
     /// TCP connections accepted since the start: with HTTP keep-alive, a client making several
@@ -197,6 +197,25 @@ impl Drop for Emulator {
             let _ = stop.send(());
         }
     }
+}
+
+/// One key per environment, as Dynamic has; `config.signing_key`, when given, serves them all
+/// (tests share one because RSA-2048 generation is the slow part of a start).
+async fn signing_keys(
+    config: &EmulatorConfig,
+) -> Result<HashMap<String, SigningKey>, EmulatorError> {
+    let mut keys = HashMap::new();
+    for env in &config.environments {
+        let key = match &config.signing_key {
+            Some(key) => key.clone(),
+            // RSA generation is CPU-bound; keep it off the async workers.
+            None => tokio::task::spawn_blocking(SigningKey::generate)
+                .await
+                .map_err(|e| EmulatorError::Key(format!("key generation failed: {e}")))?,
+        };
+        keys.insert(env.environment_id.clone(), key);
+    }
+    Ok(keys)
 }
 
 /// Runs the router on `listener` until the returned sender fires (or is dropped).

@@ -847,3 +847,61 @@ async fn check_reports_every_problem_of_a_token() {
         ]
     );
 }
+
+#[tokio::test]
+async fn each_environment_signs_with_its_own_key() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let environments = [ENV, OTHER_ENV]
+        .map(|id| EnvironmentConfig::new(id, issuer.issuer(), issuer.jwks_url()))
+        .to_vec();
+    // No shared key: the emulator generates one per environment, as Dynamic has.
+    let emulator = Emulator::start(EmulatorConfig::new(environments))
+        .await
+        .unwrap();
+    let http = http_client().unwrap();
+    let base = emulator.base_url();
+
+    let mut kids = Vec::new();
+    for env in [ENV, OTHER_ENV] {
+        let jwks: JwksResponse = http
+            .get(sdk_url(&base, env, paths::JWKS))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        kids.push(jwks.keys[0].kid.clone().unwrap());
+        assert_eq!(
+            Some(kids.last().unwrap().as_str()),
+            emulator.signing_key(env).map(SigningKey::kid)
+        );
+    }
+    assert_ne!(kids[0], kids[1]);
+
+    let jwt = issuer.mint(&issuer.claims_for("ext-ida", HOUR));
+    let session: VerifyResponse = http
+        .post(sdk_url(&base, ENV, paths::EXTERNAL_AUTH_SIGNIN))
+        .json(&json!({"jwt": jwt}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session.minified_jwt.unwrap();
+    let elsewhere = http
+        .get(sdk_url(&base, OTHER_ENV, paths::SESSION))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
+    let home = http
+        .get(sdk_url(&base, ENV, paths::SESSION))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::NO_CONTENT);
+}

@@ -52,9 +52,13 @@ fn ttl_minutes(env: &EnvironmentConfig) -> u64 {
     env.session_ttl.as_secs().div_ceil(60).max(1)
 }
 
-/// `GET .well-known/jwks` and `.well-known/jwks.json`: the key that signs session tokens.
-pub(super) async fn jwks(State(shared): State<Arc<Shared>>) -> Json<JwksResponse> {
-    Json(shared.key.jwks())
+/// `GET .well-known/jwks` and `.well-known/jwks.json`: the key that signs this environment's
+/// session tokens.
+pub(super) async fn jwks(
+    State(shared): State<Arc<Shared>>,
+    Extension(env): Extension<Arc<EnvironmentConfig>>,
+) -> Json<JwksResponse> {
+    Json(shared.key(&env.environment_id).jwks())
 }
 
 /// `GET nonce`.

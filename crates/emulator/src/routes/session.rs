@@ -40,7 +40,7 @@ pub(super) async fn refresh(
             .map_or(session, |(s, _)| s)
     };
     let minter = Minter {
-        key: &shared.key,
+        key: shared.key(&env.environment_id),
         host: &shared.host,
         environment_id: &env.environment_id,
         ttl: env.session_ttl,
@@ -117,14 +117,13 @@ fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(SessionRecord, UserRecord), Unauthorized> {
     let token = bearer_token(headers).ok_or(Unauthorized("No jwt provided!"))?;
-    let bearer: BearerClaims =
-        shared
-            .key
-            .verify(token, shared.leeway)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => Unauthorized("Session token has expired"),
-                _ => Unauthorized("Invalid session token"),
-            })?;
+    let bearer: BearerClaims = shared
+        .key(&env.environment_id)
+        .verify(token, shared.leeway)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => Unauthorized("Session token has expired"),
+            _ => Unauthorized("Invalid session token"),
+        })?;
     // Both tokens are signed by the same key; only the access token (minifiedJwt) is a bearer.
     if bearer.verified_credentials.is_some() {
         return Err(Unauthorized(

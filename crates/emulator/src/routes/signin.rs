@@ -61,7 +61,7 @@ pub(super) async fn signin(
         return reply::sandbox_cap_reached();
     };
     let minter = Minter {
-        key: &shared.key,
+        key: shared.key(&env.environment_id),
         host: &shared.host,
         environment_id: &env.environment_id,
         ttl: env.session_ttl,
