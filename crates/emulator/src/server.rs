@@ -18,6 +18,7 @@ use crate::jwks_cache::{JwksCache, http_client};
 use crate::keys::SigningKey;
 use crate::routes;
 use crate::state::State;
+use crate::tokens::Minter;
 
 /// How long [`Emulator::shutdown`] waits for in-flight requests before aborting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -40,6 +41,16 @@ impl Shared {
     /// The key of a configured environment (the route guard has resolved it already).
     pub(crate) fn key(&self, environment_id: &str) -> &SigningKey {
         &self.keys[environment_id]
+    }
+
+    /// What mints `env`'s session tokens: its key, this host, its session lifetime.
+    pub(crate) fn minter<'a>(&'a self, env: &'a EnvironmentConfig) -> Minter<'a> {
+        Minter {
+            key: self.key(&env.environment_id),
+            host: &self.host,
+            environment_id: &env.environment_id,
+            ttl: env.session_ttl,
+        }
     }
 
     /// The single lock over all mutable state. Callers must not hold it across an `.await`.

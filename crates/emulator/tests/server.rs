@@ -62,6 +62,12 @@ impl Fixture {
         sdk_url(&self.emulator.base_url(), ENV, route)
     }
 
+    /// GET `route` of `ENV` and decode its JSON body.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, route: &str) -> T {
+        let response = self.http.get(self.url(route)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     fn token_for(&self, sub: &str) -> String {
         self.issuer.mint(&self.issuer.claims_for(sub, HOUR))
     }
@@ -597,15 +603,7 @@ async fn jwks_endpoints_serve_the_key_that_verifies_session_tokens() {
     let f = fixture().await;
     let token = f.signin_ok("ext-ray").await.minified_jwt.unwrap();
     for route in [paths::JWKS, paths::JWKS_JSON] {
-        let jwks: JwksResponse = f
-            .http
-            .get(f.url(route))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: JwksResponse = f.get_json(route).await;
         let key = &jwks.keys[0];
         assert_eq!(key.kty.as_deref(), Some("RSA"));
         assert_eq!(key.alg.as_deref(), Some("RS256"));
@@ -624,15 +622,7 @@ async fn jwks_endpoints_serve_the_key_that_verifies_session_tokens() {
 #[tokio::test]
 async fn settings_describe_the_external_auth_setup() {
     let f = fixture().await;
-    let settings: Value = f
-        .http
-        .get(f.url(paths::SETTINGS))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settings: Value = f.get_json(paths::SETTINGS).await;
     for key in [
         "chains", "kyc", "design", "general", "privacy", "sdk", "security",
     ] {
@@ -653,15 +643,7 @@ async fn settings_describe_the_external_auth_setup() {
 #[tokio::test]
 async fn nonces_are_issued_and_count_is_clamped() {
     let f = fixture().await;
-    let single: Value = f
-        .http
-        .get(f.url(paths::NONCE))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let single: Value = f.get_json(paths::NONCE).await;
     assert!(single["nonce"].is_string());
     for (count, expected) in [("5", 5), ("50", 20), ("0", 1), ("junk", 1)] {
         let url = format!("{}?count={count}", f.url(paths::NONCES));

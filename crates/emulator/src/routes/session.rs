@@ -17,7 +17,7 @@ use super::signin::header_text;
 use crate::config::EnvironmentConfig;
 use crate::server::Shared;
 use crate::state::{SessionRecord, UserRecord};
-use crate::tokens::{Grant, Minter, sdk_user, token_issuer};
+use crate::tokens::{Grant, sdk_user, token_issuer};
 
 /// `POST refresh`: a new token (new `exp`) for the same session and session key.
 pub(super) async fn refresh(
@@ -39,12 +39,7 @@ pub(super) async fn refresh(
             .active_session(&session.sid)
             .map_or(session, |(s, _)| s)
     };
-    let minter = Minter {
-        key: shared.key(&env.environment_id),
-        host: &shared.host,
-        environment_id: &env.environment_id,
-        ttl: env.session_ttl,
-    };
+    let minter = shared.minter(&env);
     let grant = Grant {
         user,
         session,

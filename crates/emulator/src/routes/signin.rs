@@ -17,7 +17,7 @@ use dynamic_byoa_contract::{ExternalAuthSigninRequest, is_session_public_key};
 use super::reply;
 use crate::config::EnvironmentConfig;
 use crate::server::Shared;
-use crate::tokens::{Grant, Minter};
+use crate::tokens::Grant;
 use crate::verify::{ExternalJwtPolicy, Rejection, VerifiedExternalJwt, verify_external_jwt};
 
 /// Checks run in the order a real edge + API would: rate limit, body, environment switch,
@@ -60,12 +60,7 @@ pub(super) async fn signin(
     ) else {
         return reply::sandbox_cap_reached();
     };
-    let minter = Minter {
-        key: shared.key(&env.environment_id),
-        host: &shared.host,
-        environment_id: &env.environment_id,
-        ttl: env.session_ttl,
-    };
+    let minter = shared.minter(&env);
     Json(minter.verify_response(&grant)).into_response()
 }
 
