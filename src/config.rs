@@ -11,6 +11,8 @@ use crate::preflight::DEFAULT_LEEWAY_SECONDS;
 
 /// Default overall time for one API call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 15_000;
+/// Default time before expiry at which the session is refreshed.
+pub const DEFAULT_REFRESH_MARGIN_SECONDS: u64 = 300;
 /// Longest overall time a call may be given.
 const MAX_REQUEST_TIMEOUT_MS: u64 = 120_000;
 
@@ -33,6 +35,18 @@ pub struct ClientConfig {
     /// Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
     #[uniffi(default = 60)]
     pub clock_leeway_seconds: u64,
+    /// Refresh the session automatically before it expires.
+    #[uniffi(default = true)]
+    pub auto_refresh: bool,
+    /// How long before expiry (server time) the automatic refresh happens. Capped at half the
+    /// session's lifetime, so a short session is not refreshed in a loop.
+    #[uniffi(default = 300)]
+    pub refresh_margin_seconds: u64,
+    /// True on the first launch after the app was (re)installed; the platform layer finds out
+    /// (a marker in app-private storage) and sets it. A session that a previous install left in
+    /// the keychain (which survives uninstall on iOS) is then deleted instead of restored.
+    #[uniffi(default = false)]
+    pub fresh_install: bool,
 }
 
 impl ClientConfig {
@@ -44,6 +58,9 @@ impl ClientConfig {
             app_origin: None,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             clock_leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            auto_refresh: true,
+            refresh_margin_seconds: DEFAULT_REFRESH_MARGIN_SECONDS,
+            fresh_install: false,
         }
     }
 
@@ -62,6 +79,9 @@ pub(crate) struct Settings {
     pub origin: Option<String>,
     pub timeout: Duration,
     pub leeway_seconds: u64,
+    pub auto_refresh: bool,
+    pub refresh_margin_seconds: i64,
+    pub fresh_install: bool,
 }
 
 impl TryFrom<ClientConfig> for Settings {
@@ -93,12 +113,18 @@ impl TryFrom<ClientConfig> for Settings {
         if config.clock_leeway_seconds > 3600 {
             return Err(invalid("clock_leeway_seconds", "must be at most 3600"));
         }
+        if config.refresh_margin_seconds > 7 * 24 * 3600 {
+            return Err(invalid("refresh_margin_seconds", "must be at most a week"));
+        }
         Ok(Self {
             environment_id: config.environment_id,
             api_base_url,
             origin,
             timeout: Duration::from_millis(config.request_timeout_ms),
             leeway_seconds: config.clock_leeway_seconds,
+            auto_refresh: config.auto_refresh,
+            refresh_margin_seconds: config.refresh_margin_seconds as i64,
+            fresh_install: config.fresh_install,
         })
     }
 }

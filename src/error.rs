@@ -13,6 +13,7 @@ use dynamic_byoa_contract::{
 
 use crate::preflight::PreflightError;
 use crate::redact::scrub;
+use crate::storage::StorageError;
 
 /// Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
 /// variant, or on `code()` for a stable string.
@@ -86,6 +87,14 @@ pub enum ByoaError {
 
     #[error("a sign-in started later finished first; this one was discarded")]
     SignInSuperseded,
+    #[error("a sign-out started while this sign-in was in flight; its session was discarded")]
+    SignInCancelled,
+
+    // --- The call needs a session. ---
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("the session store cannot be read yet ({error}); call auth().restore() when it can")]
+    StorageUnavailable { error: StorageError },
 
     // --- The exchange could not be completed. ---
     #[error("network error ({kind}): {detail}")]
@@ -131,6 +140,9 @@ impl ByoaError {
             Self::RequestRejected { .. } => "request_rejected",
             Self::ServerError { .. } => "server_error",
             Self::SignInSuperseded => "sign_in_superseded",
+            Self::SignInCancelled => "sign_in_cancelled",
+            Self::NotSignedIn => "not_signed_in",
+            Self::StorageUnavailable { .. } => "storage_unavailable",
             Self::Network { .. } => "network",
             Self::InvalidResponse { .. } => "invalid_response",
             Self::InvalidConfiguration { .. } => "invalid_configuration",
@@ -248,8 +260,41 @@ pub(crate) enum Error {
     Config { field: &'static str, detail: String },
     #[error("superseded by a later sign-in")]
     Superseded,
+    #[error("cancelled by a sign-out")]
+    Cancelled,
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("storage: {0}")]
+    Storage(StorageError),
+    /// An error already in public form, shared by several callers of one request.
+    #[error("{0}")]
+    Public(ByoaError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// True when Dynamic answered 401: it no longer accepts the bearer.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            Self::Http { status, .. } => *status == 401,
+            Self::Public(public) => matches!(public, ByoaError::Unauthorized { .. }),
+            _ => false,
+        }
+    }
+
+    /// True when a 401 says the session was revoked (rather than expired or unknown).
+    pub fn says_revoked(&self) -> bool {
+        let text = match self {
+            Self::Http { body, .. } => body
+                .as_ref()
+                .and_then(|b| b.text_message())
+                .map(str::to_owned),
+            Self::Public(ByoaError::Unauthorized { server_detail }) => Some(server_detail.clone()),
+            _ => None,
+        };
+        text.is_some_and(|t| t.to_ascii_lowercase().contains("revoked"))
+    }
 }
 
 impl From<Error> for ByoaError {
@@ -281,6 +326,12 @@ impl From<Error> for ByoaError {
                 detail,
             },
             Error::Superseded => Self::SignInSuperseded,
+            Error::Cancelled => Self::SignInCancelled,
+            Error::NotSignedIn => Self::NotSignedIn,
+            Error::Storage(error) => Self::StorageUnavailable {
+                error: error.scrubbed(),
+            },
+            Error::Public(error) => error,
             Error::Internal(detail) => Self::Internal { detail },
         }
     }

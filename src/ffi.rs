@@ -7,11 +7,16 @@
 
 use std::sync::Arc;
 
+use crate::client::Core;
+use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
 use crate::error::ByoaError;
-use crate::exchange::{Core, SignInWithExternalJwtParams};
-use crate::runtime;
+use crate::events::{AuthListener, AuthState, ListenerHandle};
+use crate::exchange::SignInWithExternalJwtParams;
+use crate::provider::ExternalJwtProvider;
 use crate::session::{SessionTokens, SignedInSession};
+use crate::storage::{MemoryStorage, SessionStorage};
+use crate::{runtime, scheduler};
 
 /// A client for one Dynamic environment. Create one per environment and keep it for the life of
 /// the app; several clients in one process are independent.
@@ -23,13 +28,26 @@ pub struct DynamicClient {
 
 #[uniffi::export]
 impl DynamicClient {
-    /// Validates `config` and builds the client. Does no I/O.
+    /// A client whose session lives in memory only (nothing survives the process). Validates
+    /// `config`; does no I/O.
     #[uniffi::constructor]
     pub fn new(config: ClientConfig) -> Result<Arc<Self>, ByoaError> {
-        let core = Core::new(config).map_err(ByoaError::from)?;
-        Ok(Arc::new(Self {
-            core: Arc::new(core),
-        }))
+        Self::with_storage(config, Arc::new(MemoryStorage::new()), None)
+    }
+
+    /// A client that keeps its session in `storage` (the platform's secure store) and restores
+    /// it from there: the state starts as `Restoring` and settles in the background (await
+    /// `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
+    /// external JWT when the session cannot be refreshed or has expired, including a session
+    /// found expired by this first restore (which is why it is a constructor argument).
+    /// Validates `config`; the storage is read off the calling thread.
+    #[uniffi::constructor(default(jwt_provider = None))]
+    pub fn with_storage(
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+    ) -> Result<Arc<Self>, ByoaError> {
+        Self::with_clock(config, storage, jwt_provider, Arc::new(SystemClock))
     }
 
     /// Authentication: sessions and the external-JWT exchange.
@@ -41,6 +59,21 @@ impl DynamicClient {
 
     pub fn environment_id(&self) -> String {
         self.core.settings().environment_id.clone()
+    }
+}
+
+impl DynamicClient {
+    /// Rust only: a client on the given clock, so an app's tests (and ours) can drive expiry,
+    /// refresh and skew with a [`crate::clock::ManualClock`] instead of waiting.
+    pub fn with_clock(
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, ByoaError> {
+        let core = Core::new(config, storage, jwt_provider, clock).map_err(ByoaError::from)?;
+        scheduler::start(&core);
+        Ok(Arc::new(Self { core }))
     }
 }
 
@@ -70,14 +103,54 @@ impl AuthModule {
         })
     }
 
-    /// The signed-in user and expiry, or `None` when signed out.
-    pub fn session(&self) -> Option<SignedInSession> {
-        self.core.current_session()
+    /// Where the session stands now.
+    pub fn state(&self) -> AuthState {
+        self.core.state()
     }
 
-    /// The Dynamic tokens of the current session, or `None` when signed out.
+    /// The signed-in user and expiry, or `None` when signed out, not yet restored, or expired.
+    pub fn session(&self) -> Option<SignedInSession> {
+        self.core.current_session().map(|s| s.profile)
+    }
+
+    /// The Dynamic tokens of the current session, or `None` when there is no unexpired session.
     pub fn tokens(&self) -> Option<Arc<SessionTokens>> {
         self.core.tokens()
+    }
+
+    /// Reads the stored session if it has not been read yet (or could not be: call this again
+    /// when the app becomes active after `StorageUnavailable`), notices an expiry that happened
+    /// while the app was suspended, and returns the settled state. Never deletes a stored
+    /// session because the store could not be read.
+    pub async fn restore(&self) -> AuthState {
+        let core = self.core.clone();
+        runtime::run(async move { Ok(core.restore().await) })
+            .await
+            .unwrap_or_else(|_| self.core.state())
+    }
+
+    /// Extends the session now (`POST refresh`). Concurrent calls share one request. On HTTP 401
+    /// the session ends (`refresh_unauthorized`, or `revoked`) unless the JWT provider can
+    /// re-exchange; other failures keep the session.
+    pub async fn refresh(&self) -> Result<SignedInSession, ByoaError> {
+        let core = self.core.clone();
+        runtime::run(async move { core.refresh().await }).await
+    }
+
+    /// Signs out: the session is cleared locally and in storage at once (even offline), then
+    /// revoked on the server within a few seconds, best effort.
+    pub async fn sign_out(&self) {
+        let core = self.core.clone();
+        let _ = runtime::run(async move {
+            core.sign_out().await;
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Registers `listener` for every state change. It is first called with the current state.
+    pub fn add_listener(&self, listener: Arc<dyn AuthListener>) -> Arc<ListenerHandle> {
+        Arc::new(self.core.add_listener(listener))
     }
 }
 
@@ -92,13 +165,21 @@ impl ExternalAuthModule {
     /// Exchanges the app's JWT for a Dynamic session. The JWT is checked on the device first
     /// (shape, algorithm, claims, time window, `sub` = `externalUserId`; not the signature, which
     /// only Dynamic can verify), then sent once, with retries only on connection failures and
-    /// 502/503/504. On success the session is kept by the client; on failure the previous
-    /// session, if any, is kept too.
+    /// 502/503/504. Concurrent calls with the same parameters share one request. On success the
+    /// session is kept and stored; on failure the previous session, if any, is kept.
     pub async fn sign_in_with_external_jwt(
         &self,
         params: SignInWithExternalJwtParams,
     ) -> Result<SignedInSession, ByoaError> {
+        // The place in line is taken now, when the app calls, not when the work gets to run.
+        let ticket = self.core.begin_sign_in();
         let core = self.core.clone();
-        runtime::run(async move { core.sign_in_with_external_jwt(params).await }).await
+        runtime::run(async move { core.sign_in_with_external_jwt(params, ticket).await }).await
+    }
+
+    /// Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
+    /// the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+    pub fn set_jwt_provider(&self, provider: Option<Arc<dyn ExternalJwtProvider>>) {
+        self.core.set_provider(provider);
     }
 }

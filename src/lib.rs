@@ -16,22 +16,33 @@
 
 uniffi::setup_scaffolding!("dynamic_byoa");
 
-mod clock;
+mod client;
+pub mod clock;
 mod config;
 mod error;
+mod events;
 mod exchange;
 mod ffi;
+mod jwks;
+mod lifecycle;
 pub mod preflight;
+mod provider;
 pub mod redact;
 mod runtime;
+mod scheduler;
 mod session;
+mod single_flight;
+mod storage;
 mod transport;
 
-pub use config::{ClientConfig, DEFAULT_REQUEST_TIMEOUT_MS};
+pub use config::{ClientConfig, DEFAULT_REFRESH_MARGIN_SECONDS, DEFAULT_REQUEST_TIMEOUT_MS};
 pub use error::{ByoaError, NetworkErrorKind, RejectionReason};
+pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use exchange::SignInWithExternalJwtParams;
 pub use ffi::{AuthModule, DynamicClient, ExternalAuthModule};
+pub use provider::{ExternalJwtProvider, ProviderError};
 pub use session::{
     CredentialFormat, SessionTokens, SignedInSession, UserProfile, VerifiedCredential,
 };
+pub use storage::{FileStorage, MemoryStorage, SessionStorage, StorageError};
 pub use transport::SDK_VERSION_HEADER;

@@ -30,7 +30,7 @@ pub const ASYMMETRIC_ALGORITHMS: [&str; 10] = [
 
 /// base64url without padding (RFC 7515 §2): Dynamic, like every JOSE library, refuses padded
 /// segments, so the device must too.
-const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
@@ -122,6 +122,13 @@ impl From<PreflightError> for ByoaError {
             },
             P::InvalidSessionPublicKey => Self::InvalidSessionPublicKey,
         }
+    }
+}
+
+impl PreflightError {
+    /// True for a failure that depends on the current time (and so on the device's clock).
+    pub fn is_time_window(&self) -> bool {
+        matches!(self, Self::Expired { .. } | Self::NotYetValid { .. })
     }
 }
 

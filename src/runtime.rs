@@ -40,3 +40,11 @@ where
         }),
     }
 }
+
+/// Starts `work` on the library runtime without waiting for it (background refresh, revokes).
+pub(crate) fn spawn<F>(work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    drop(runtime().spawn(work));
+}

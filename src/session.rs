@@ -2,10 +2,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use dynamic_byoa_contract::{JwtVerifiedCredential, SdkUser, VerifyResponse, credential_format};
 
 use crate::error::Error;
 use crate::redact::REDACTED;
+use crate::storage::{RECORD_VERSION, StoredSession};
 
 /// The user Dynamic signed in. Every field is safe to log.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -185,82 +188,98 @@ impl std::fmt::Display for SessionTokens {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub profile: SignedInSession,
-    pub tokens: std::sync::Arc<SessionTokens>,
+    pub tokens: Arc<SessionTokens>,
+    /// The user as Dynamic sent it, kept for the stored record.
+    pub wire_user: Arc<SdkUser>,
+    /// Server time (unix seconds) when the session was received: with `expires_at` it gives
+    /// the session's lifetime, which bounds how early it is refreshed.
+    pub received_at: i64,
 }
 
 impl Session {
-    /// Builds the session from a sign-in or refresh response. A response without `minifiedJwt`
-    /// (Dynamic's cookie mode) is refused: a native client has no cookie jar to hold the session,
-    /// so such an environment cannot be used from here (safe reading of contract §2).
-    pub fn from_response(response: &VerifyResponse, status: u16) -> Result<Self, Error> {
+    /// Builds the session from a sign-in or refresh response received at `server_now`. A
+    /// response without `minifiedJwt` (Dynamic's cookie mode) is refused: a native client has no
+    /// cookie jar to hold the session, so such an environment cannot be used from here (safe
+    /// reading of contract §2).
+    pub fn from_response(
+        response: &VerifyResponse,
+        status: u16,
+        server_now: i64,
+    ) -> Result<Self, Error> {
         let bearer = response.minified_jwt.clone().filter(|t| !t.is_empty()).ok_or(Error::Incomplete {
             status,
             detail: "no minifiedJwt: the environment issues cookie sessions, which a native client cannot hold",
         })?;
-        let expires_at = from_unix_seconds(response.expires_at);
-        Ok(Self {
+        Ok(Self::assemble(
+            bearer,
+            response.jwt.clone(),
+            response.expires_at,
+            response.user.clone(),
+            server_now,
+        ))
+    }
+
+    pub fn from_stored(record: StoredSession) -> Self {
+        Self::assemble(
+            record.token,
+            record.id_token,
+            record.expires_at,
+            record.user,
+            record.received_at,
+        )
+    }
+
+    pub fn to_stored(&self, server_clock_offset_seconds: i64) -> StoredSession {
+        StoredSession {
+            version: RECORD_VERSION,
+            token: self.tokens.bearer.clone(),
+            id_token: self.tokens.id_token.clone(),
+            expires_at: unix_seconds(self.profile.expires_at),
+            user: (*self.wire_user).clone(),
+            server_clock_offset_seconds,
+            received_at: self.received_at,
+        }
+    }
+
+    fn assemble(
+        bearer: String,
+        id_token: Option<String>,
+        expires_at: i64,
+        user: SdkUser,
+        received_at: i64,
+    ) -> Self {
+        let expires_at = from_unix_seconds(expires_at);
+        Self {
             profile: SignedInSession {
-                user: UserProfile::from(&response.user),
+                user: UserProfile::from(&user),
                 expires_at,
             },
-            tokens: std::sync::Arc::new(SessionTokens {
+            tokens: Arc::new(SessionTokens {
                 bearer,
-                id_token: response.jwt.clone(),
+                id_token,
                 expires_at,
             }),
-        })
-    }
-}
-
-/// The client's current session, and which sign-in produced it.
-///
-/// Sign-ins are numbered when they start. A result is kept only if no sign-in that started
-/// later has already been kept: the most recently started sign-in wins, whatever order the
-/// responses arrive in, and an abandoned (cancelled) call can never replace a newer session.
-#[derive(Default)]
-pub(crate) struct SessionSlot {
-    state: std::sync::Mutex<SlotState>,
-}
-
-#[derive(Default)]
-struct SlotState {
-    session: Option<Session>,
-    started: u64,
-    kept: u64,
-}
-
-/// The place in line of one sign-in, from [`SessionSlot::begin`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Ticket(u64);
-
-impl SessionSlot {
-    pub fn begin(&self) -> Ticket {
-        let mut state = self.lock();
-        state.started += 1;
-        Ticket(state.started)
-    }
-
-    /// Keeps `session` unless a later sign-in was kept first.
-    pub fn keep(&self, ticket: Ticket, session: Session) -> Result<(), Error> {
-        let mut state = self.lock();
-        if ticket.0 < state.kept {
-            return Err(Error::Superseded);
+            wire_user: Arc::new(user),
+            received_at,
         }
-        state.kept = ticket.0;
-        state.session = Some(session);
-        Ok(())
     }
 
-    pub fn current(&self) -> Option<Session> {
-        self.lock().session.clone()
+    pub fn bearer(&self) -> &str {
+        &self.tokens.bearer
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        // Every update replaces whole fields, so a panic elsewhere cannot leave the state half
-        // written: recover from poisoning instead of propagating it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn user_id(&self) -> &str {
+        &self.profile.user.user_id
+    }
+
+    /// Unix seconds (server time) at which the session ends.
+    pub fn expires_at_unix(&self) -> i64 {
+        unix_seconds(self.profile.expires_at)
+    }
+
+    /// True when both are the same issued token (not merely the same user).
+    pub fn same_token(&self, other: &Session) -> bool {
+        self.tokens.bearer == other.tokens.bearer
     }
 }
 
@@ -301,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_profile_carries_the_user_and_the_external_user_id() {
-        let session = Session::from_response(&response(), 200).unwrap();
+        let session = Session::from_response(&response(), 200, 0).unwrap();
         let user = &session.profile.user;
         assert_eq!(user.user_id, "u1");
         assert_eq!(user.external_user_id.as_deref(), Some("ext-1"));
@@ -318,7 +337,7 @@ mod tests {
 
     #[test]
     fn tokens_are_readable_only_through_accessors_and_never_printed() {
-        let session = Session::from_response(&response(), 200).unwrap();
+        let session = Session::from_response(&response(), 200, 0).unwrap();
         assert_eq!(session.tokens.bearer_token(), "access.token.secret");
         assert_eq!(
             session.tokens.id_token().as_deref(),
@@ -333,29 +352,17 @@ mod tests {
         }
     }
 
-    fn session_for(user: &str) -> Session {
-        let mut wire = response();
-        wire.user.id = user.into();
-        Session::from_response(&wire, 200).unwrap()
-    }
-
     #[test]
-    fn the_most_recently_started_sign_in_wins_whatever_order_results_arrive_in() {
-        let slot = SessionSlot::default();
-        let first = slot.begin();
-        let second = slot.begin();
-        slot.keep(second, session_for("second")).unwrap();
-        assert!(matches!(
-            slot.keep(first, session_for("first")),
-            Err(Error::Superseded)
-        ));
-        assert_eq!(slot.current().unwrap().profile.user.user_id, "second");
-
-        let third = slot.begin();
-        let fourth = slot.begin();
-        slot.keep(third, session_for("third")).unwrap();
-        slot.keep(fourth, session_for("fourth")).unwrap();
-        assert_eq!(slot.current().unwrap().profile.user.user_id, "fourth");
+    fn a_session_survives_the_stored_record_round_trip() {
+        let session = Session::from_response(&response(), 200, 1_800_000_000).unwrap();
+        let text = session.to_stored(-42).encode();
+        assert!(text.contains(r#""version":1"#));
+        let record = StoredSession::decode(&text).unwrap();
+        assert_eq!(record.server_clock_offset_seconds, -42);
+        let restored = Session::from_stored(record);
+        assert_eq!(restored.profile, session.profile);
+        assert!(restored.same_token(&session));
+        assert_eq!(restored.received_at, 1_800_000_000);
     }
 
     #[test]
@@ -363,7 +370,7 @@ mod tests {
         let mut cookie_mode = response();
         cookie_mode.minified_jwt = None;
         assert!(matches!(
-            Session::from_response(&cookie_mode, 200),
+            Session::from_response(&cookie_mode, 200, 0),
             Err(Error::Incomplete { status: 200, .. })
         ));
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use dynamic_byoa_contract::headers::{
-    API_VERSION, REQUEST_ID_LEN, RETRY_AFTER, X_DYN_API_VERSION, X_DYN_REQUEST_ID, X_DYN_VERSION,
+    API_VERSION, REQUEST_ID_LEN, RETRY_AFTER, X_DYN_API_VERSION, X_DYN_LOGOUT_REASON,
+    X_DYN_REQUEST_ID, X_DYN_VERSION,
 };
 use dynamic_byoa_contract::{ApiErrorBody, paths};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, ORIGIN};
@@ -37,6 +38,31 @@ pub(crate) struct Reply<T> {
     pub server_date: Option<SystemTime>,
 }
 
+/// One API call, before it is sent.
+struct Call<'a> {
+    method: Method,
+    route: &'a str,
+    body: Option<Vec<u8>>,
+    bearer: Option<&'a str>,
+    logout_reason: Option<&'static str>,
+    /// Shorter overall time than the configured one, if any.
+    timeout: Option<Duration>,
+}
+
+impl Default for Call<'_> {
+    fn default() -> Self {
+        Self {
+            method: Method::GET,
+            route: "",
+            body: None,
+            bearer: None,
+            logout_reason: None,
+            timeout: None,
+        }
+    }
+}
+
+#[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
     settings: Arc<Settings>,
@@ -68,18 +94,74 @@ impl Transport {
     {
         let payload =
             serde_json::to_vec(body).map_err(|e| Error::Internal(format!("encode: {e}")))?;
+        let call = Call {
+            method: Method::POST,
+            route,
+            body: Some(payload),
+            bearer,
+            ..Call::default()
+        };
+        self.decode(self.execute(&call).await?).await
+    }
+
+    /// POSTs to `route` without a body, authenticated by `bearer` (refresh, contract §4.1).
+    pub async fn post_bearer<R: DeserializeOwned>(
+        &self,
+        route: &str,
+        bearer: &str,
+    ) -> Result<Reply<R>, Error> {
+        let call = Call {
+            method: Method::POST,
+            route,
+            bearer: Some(bearer),
+            ..Call::default()
+        };
+        self.decode(self.execute(&call).await?).await
+    }
+
+    /// GETs `route` (no authentication) and decodes a JSON success body.
+    pub async fn get_json<R: DeserializeOwned>(&self, route: &str) -> Result<Reply<R>, Error> {
+        let call = Call {
+            method: Method::GET,
+            route,
+            ..Call::default()
+        };
+        self.decode(self.execute(&call).await?).await
+    }
+
+    /// `POST revoke` (contract §4.2) with the logout reason, within `timeout`: sign-out must
+    /// not wait on a slow network for long.
+    pub async fn revoke(
+        &self,
+        bearer: &str,
+        logout_reason: Option<&'static str>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let call = Call {
+            method: Method::POST,
+            route: paths::REVOKE,
+            bearer: Some(bearer),
+            logout_reason,
+            timeout: Some(timeout),
+            ..Call::default()
+        };
+        self.execute(&call).await.map(drop)
+    }
+
+    /// Sends `call`, retrying what is safe to retry, within the call's overall deadline.
+    async fn execute(&self, call: &Call<'_>) -> Result<reqwest::Response, Error> {
         let url = paths::sdk_url(
             &self.settings.api_base_url,
             &self.settings.environment_id,
-            route,
+            call.route,
         );
-        let deadline = Instant::now() + self.settings.timeout;
+        let timeout = call
+            .timeout
+            .map_or(self.settings.timeout, |t| t.min(self.settings.timeout));
+        let deadline = Instant::now() + timeout;
         let mut attempt = 0;
         loop {
-            let outcome = self
-                .attempt(Method::POST, &url, &payload, bearer, deadline)
-                .await;
-            match outcome {
+            match self.attempt(call, &url, deadline).await {
                 Err(error) if attempt < MAX_RETRIES && is_retryable(&error) => {
                     let pause = backoff(attempt);
                     if Instant::now() + pause >= deadline {
@@ -88,18 +170,15 @@ impl Transport {
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(error),
-                Ok(response) => return self.decode(response).await,
+                outcome => return outcome,
             }
         }
     }
 
     async fn attempt(
         &self,
-        method: Method,
+        call: &Call<'_>,
         url: &str,
-        payload: &[u8],
-        bearer: Option<&str>,
         deadline: Instant,
     ) -> Result<reqwest::Response, Error> {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -108,19 +187,25 @@ impl Transport {
         }
         let mut request = self
             .http
-            .request(method, url)
+            .request(call.method.clone(), url)
             .timeout(remaining)
-            .header(CONTENT_TYPE, "application/json")
             .header(X_DYN_VERSION, SDK_VERSION_HEADER)
             .header(X_DYN_API_VERSION, API_VERSION)
             // Fresh per HTTP request, retries included: each attempt is its own request.
-            .header(X_DYN_REQUEST_ID, request_id())
-            .body(payload.to_vec());
+            .header(X_DYN_REQUEST_ID, request_id());
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
         if let Some(origin) = &self.settings.origin {
             request = request.header(ORIGIN, origin);
         }
-        if let Some(token) = bearer {
+        if let Some(token) = call.bearer {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(reason) = call.logout_reason {
+            request = request.header(X_DYN_LOGOUT_REASON, reason);
         }
         let response = request.send().await?;
         if response.status().is_success() {
@@ -136,7 +221,7 @@ impl Transport {
     ) -> Result<Reply<R>, Error> {
         let status = response.status().as_u16();
         let server_date = header_date(response.headers());
-        let bytes = response.bytes().await?;
+        let bytes = read_body(response).await?;
         let body =
             serde_json::from_slice(&bytes).map_err(|source| Error::Decode { status, source })?;
         Ok(Reply { body, server_date })

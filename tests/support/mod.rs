@@ -6,8 +6,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use dynamic_byoa::clock::Clock;
 use dynamic_byoa::{
-    ByoaError, ClientConfig, DynamicClient, SignInWithExternalJwtParams, SignedInSession,
+    AuthListener, AuthState, ByoaError, ClientConfig, DynamicClient, MemoryStorage, SessionStorage,
+    SignInWithExternalJwtParams, SignedInSession, StorageError,
 };
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, SigningKey, TestIssuer};
 
@@ -51,6 +53,20 @@ impl Fixture {
 
     pub fn client(&self) -> Arc<DynamicClient> {
         DynamicClient::new(self.config()).expect("valid config")
+    }
+
+    /// A client on `storage` and `clock`, with `config`.
+    pub fn client_with(
+        &self,
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<DynamicClient> {
+        DynamicClient::with_clock(config, storage, None, clock).expect("valid config")
+    }
+
+    pub fn requests(&self, route: &str) -> usize {
+        self.emulator.request_count(ENV, route)
     }
 
     /// A valid external JWT for `sub`, one hour long.
@@ -169,4 +185,127 @@ pub async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
         }
     });
     (base, task)
+}
+
+/// Every state a listener heard, in order; a test can await one.
+pub struct Recorder {
+    states: tokio::sync::watch::Sender<Vec<AuthState>>,
+}
+
+impl Recorder {
+    pub fn attach(client: &DynamicClient) -> Arc<Self> {
+        let recorder = Self::new_detached();
+        // The handle is not kept: a listener stays until removed.
+        let _ = client.auth().add_listener(recorder.clone());
+        recorder
+    }
+
+    pub fn new_detached() -> Arc<Self> {
+        Arc::new(Self {
+            states: tokio::sync::watch::Sender::new(Vec::new()),
+        })
+    }
+
+    pub fn states(&self) -> Vec<AuthState> {
+        self.states.borrow().clone()
+    }
+
+    /// Waits (at most 10 s, a bound, not a pause) until a state satisfying `wanted` was heard.
+    pub async fn wait_for(&self, what: &str, wanted: impl Fn(&AuthState) -> bool) -> AuthState {
+        let mut seen = self.states.subscribe();
+        let found = tokio::time::timeout(
+            Duration::from_secs(10),
+            seen.wait_for(|states| states.iter().any(&wanted)),
+        )
+        .await;
+        match found {
+            Ok(Ok(states)) => states.iter().find(|s| wanted(s)).cloned().unwrap(),
+            _ => panic!("never heard {what}; heard {:?}", self.states()),
+        }
+    }
+}
+
+impl AuthListener for Recorder {
+    fn on_state_changed(&self, state: AuthState) {
+        self.states.send_modify(|states| states.push(state));
+    }
+}
+
+/// SIMULATED KEYCHAIN (a mock, for what cannot run here): a phone's secure store that can be
+/// "locked" (reads and writes fail as `Unavailable`, as iOS does before first unlock) and can
+/// be made to fail outright.
+#[derive(Default)]
+pub struct SimulatedKeychain {
+    inner: MemoryStorage,
+    locked: std::sync::atomic::AtomicBool,
+    broken: std::sync::atomic::AtomicBool,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl SimulatedKeychain {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn set_locked(&self, locked: bool) {
+        self.locked
+            .store(locked, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn set_broken(&self, broken: bool) {
+        self.broken
+            .store(broken, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Successful `set` calls so far.
+    pub fn writes(&self) -> usize {
+        self.writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The raw stored value, bypassing the lock.
+    pub fn peek(&self, key: &str) -> Option<String> {
+        self.inner.get(key.to_owned()).unwrap()
+    }
+
+    pub fn put(&self, key: &str, value: &str) {
+        self.inner.set(key.to_owned(), value.to_owned()).unwrap();
+    }
+
+    fn check(&self) -> Result<(), StorageError> {
+        if self.locked.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StorageError::Unavailable {
+                detail: "errSecInteractionNotAllowed (simulated)".into(),
+            });
+        }
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StorageError::Failed {
+                detail: "keystore entry corrupted (simulated)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SessionStorage for SimulatedKeychain {
+    fn get(&self, key: String) -> Result<Option<String>, StorageError> {
+        self.check()?;
+        self.inner.get(key)
+    }
+
+    fn set(&self, key: String, value: String) -> Result<(), StorageError> {
+        self.check()?;
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.set(key, value)
+    }
+
+    fn delete(&self, key: String) -> Result<(), StorageError> {
+        self.check()?;
+        self.inner.delete(key)
+    }
+}
+
+/// The storage key of `environment_id`'s session.
+pub fn session_key(environment_id: &str) -> String {
+    format!("dynamic_{environment_id}_session")
 }

@@ -54,7 +54,7 @@ pub use faults::Fault;
 pub use issuer::TestIssuer;
 pub use jwks_cache::{JwksCache, JwksCacheLimits, http_client};
 pub use keys::SigningKey;
-pub use server::Emulator;
+pub use server::{Emulator, Hold};
 pub use verify::{
     ExternalJwtPolicy, Rejection, VerifiedExternalJwt, check_external_jwt, verify_external_jwt,
 };

@@ -63,6 +63,24 @@ impl Shared {
     }
 }
 
+/// Holds requests to one route until released; see [`Emulator::hold`].
+pub struct Hold {
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+impl Hold {
+    /// Lets held requests (and later ones) through.
+    pub fn release(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.release.send_replace(true);
+    }
+}
+
 /// Handle of a running emulator. [`Emulator::shutdown`] stops it and waits; dropping the
 /// handle stops it in the background.
 pub struct Emulator {
@@ -159,6 +177,14 @@ impl Emulator {
     /// order instead of the real handler. Appends to faults already queued.
     pub fn inject_faults(&self, route: &str, faults: Vec<Fault>) {
         self.shared.state().push_faults(route, faults);
+    }
+
+    /// Makes requests to `route` (any environment) wait, after being counted, until the returned
+    /// [`Hold`] is released or dropped: a test can then act while a request is in flight.
+    pub fn hold(&self, route: &str) -> Hold {
+        let (release, released) = tokio::sync::watch::channel(false);
+        self.shared.state().set_hold(route, released);
+        Hold { release }
     }
 
     /// Revokes every session of the environment: their tokens then get 401.

@@ -21,6 +21,8 @@ pub(crate) struct State {
     counters: HashMap<(String, String), usize>,
     /// Pending injected responses per route, any environment.
     faults: HashMap<String, VecDeque<Fault>>,
+    /// Routes whose requests wait until their hold is released (`Emulator::hold`).
+    holds: HashMap<String, tokio::sync::watch::Receiver<bool>>,
 }
 
 impl State {
@@ -65,6 +67,20 @@ impl State {
 
     pub(crate) fn next_fault(&mut self, route: &str) -> Option<Fault> {
         self.faults.get_mut(route)?.pop_front()
+    }
+
+    pub(crate) fn set_hold(&mut self, route: &str, released: tokio::sync::watch::Receiver<bool>) {
+        self.holds.insert(route.to_owned(), released);
+    }
+
+    /// The hold on `route`, if one is set and not yet released.
+    pub(crate) fn hold(&mut self, route: &str) -> Option<tokio::sync::watch::Receiver<bool>> {
+        let released = *self.holds.get(route)?.borrow();
+        if released {
+            self.holds.remove(route);
+            return None;
+        }
+        self.holds.get(route).cloned()
     }
 }
 

@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -627,9 +633,222 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 
 
 /**
+ * Receives every change of [`AuthState`], in order. Called on the library's thread, never
+ * while the client holds a lock, so a listener may call back into the client. It should return
+ * quickly; a listener that throws (or panics) is skipped for that event and stays registered.
+ */
+public protocol AuthListener: AnyObject, Sendable {
+    
+    func onStateChanged(state: AuthState) 
+    
+}
+/**
+ * Receives every change of [`AuthState`], in order. Called on the library's thread, never
+ * while the client holds a lock, so a listener may call back into the client. It should return
+ * quickly; a listener that throws (or panics) is skipped for that event and stays registered.
+ */
+open class AuthListenerImpl: AuthListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_authlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_authlistener(handle, $0) }
+    }
+
+    
+
+    
+open func onStateChanged(state: AuthState)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuthState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceAuthListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceAuthListener = UniffiVTableCallbackInterfaceAuthListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeAuthListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface AuthListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeAuthListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface AuthListener: handle missing in uniffiClone")
+            }
+        },
+        onStateChanged: { (
+            uniffiHandle: UInt64,
+            state: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeAuthListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onStateChanged(
+                     state: try FfiConverterTypeAuthState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceAuthListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceAuthListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitAuthListener() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(UniffiCallbackInterfaceAuthListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<AuthListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = AuthListener
+
+    public static func lift(_ handle: UInt64) throws -> AuthListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return AuthListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: AuthListener) -> UInt64 {
+         if let rustImpl = value as? AuthListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AuthListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthListener_lift(_ handle: UInt64) throws -> AuthListener {
+    return try FfiConverterTypeAuthListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthListener_lower(_ value: AuthListener) -> UInt64 {
+    return FfiConverterTypeAuthListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * `client.auth()`.
  */
 public protocol AuthModuleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Registers `listener` for every state change. It is first called with the current state.
+     */
+    func addListener(listener: AuthListener)  -> ListenerHandle
     
     /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
@@ -637,12 +856,38 @@ public protocol AuthModuleProtocol: AnyObject, Sendable {
     func external()  -> ExternalAuthModule
     
     /**
-     * The signed-in user and expiry, or `None` when signed out.
+     * Extends the session now (`POST refresh`). Concurrent calls share one request. On HTTP 401
+     * the session ends (`refresh_unauthorized`, or `revoked`) unless the JWT provider can
+     * re-exchange; other failures keep the session.
+     */
+    func refresh() async throws  -> SignedInSession
+    
+    /**
+     * Reads the stored session if it has not been read yet (or could not be: call this again
+     * when the app becomes active after `StorageUnavailable`), notices an expiry that happened
+     * while the app was suspended, and returns the settled state. Never deletes a stored
+     * session because the store could not be read.
+     */
+    func restore() async  -> AuthState
+    
+    /**
+     * The signed-in user and expiry, or `None` when signed out, not yet restored, or expired.
      */
     func session()  -> SignedInSession?
     
     /**
-     * The Dynamic tokens of the current session, or `None` when signed out.
+     * Signs out: the session is cleared locally and in storage at once (even offline), then
+     * revoked on the server within a few seconds, best effort.
+     */
+    func signOut() async 
+    
+    /**
+     * Where the session stands now.
+     */
+    func state()  -> AuthState
+    
+    /**
+     * The Dynamic tokens of the current session, or `None` when there is no unexpired session.
      */
     func tokens()  -> SessionTokens?
     
@@ -704,6 +949,19 @@ open class AuthModule: AuthModuleProtocol, @unchecked Sendable {
 
     
     /**
+     * Registers `listener` for every state change. It is first called with the current state.
+     */
+open func addListener(listener: AuthListener) -> ListenerHandle  {
+    return try!  FfiConverterTypeListenerHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_authmodule_add_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuthListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
      */
 open func external() -> ExternalAuthModule  {
@@ -716,7 +974,51 @@ open func external() -> ExternalAuthModule  {
 }
     
     /**
-     * The signed-in user and expiry, or `None` when signed out.
+     * Extends the session now (`POST refresh`). Concurrent calls share one request. On HTTP 401
+     * the session ends (`refresh_unauthorized`, or `revoked`) unless the JWT provider can
+     * re-exchange; other failures keep the session.
+     */
+open func refresh()async throws  -> SignedInSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_authmodule_refresh(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignedInSession_lift,
+            errorHandler: FfiConverterTypeByoaError_lift
+        )
+}
+    
+    /**
+     * Reads the stored session if it has not been read yet (or could not be: call this again
+     * when the app becomes active after `StorageUnavailable`), notices an expiry that happened
+     * while the app was suspended, and returns the settled state. Never deletes a stored
+     * session because the store could not be read.
+     */
+open func restore()async  -> AuthState  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_authmodule_restore(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAuthState_lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * The signed-in user and expiry, or `None` when signed out, not yet restored, or expired.
      */
 open func session() -> SignedInSession?  {
     return try!  FfiConverterOptionTypeSignedInSession.lift(try! rustCall() {
@@ -728,7 +1030,40 @@ open func session() -> SignedInSession?  {
 }
     
     /**
-     * The Dynamic tokens of the current session, or `None` when signed out.
+     * Signs out: the session is cleared locally and in storage at once (even offline), then
+     * revoked on the server within a few seconds, best effort.
+     */
+open func signOut()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_authmodule_sign_out(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_void,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_void,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * Where the session stands now.
+     */
+open func state() -> AuthState  {
+    return try!  FfiConverterTypeAuthState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_authmodule_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The Dynamic tokens of the current session, or `None` when there is no unexpired session.
      */
 open func tokens() -> SessionTokens?  {
     return try!  FfiConverterOptionTypeSessionTokens.lift(try! rustCall() {
@@ -847,7 +1182,8 @@ open class DynamicClient: DynamicClientProtocol, @unchecked Sendable, CustomDebu
         return try! rustCall { uniffi_dynamic_byoa_fn_clone_dynamicclient(self.handle, $0) }
     }
     /**
-     * Validates `config` and builds the client. Does no I/O.
+     * A client whose session lives in memory only (nothing survives the process). Validates
+     * `config`; does no I/O.
      */
 public convenience init(config: ClientConfig)throws  {
     let handle =
@@ -869,6 +1205,25 @@ public convenience init(config: ClientConfig)throws  {
         try! rustCall { uniffi_dynamic_byoa_fn_free_dynamicclient(handle, $0) }
     }
 
+    
+    /**
+     * A client that keeps its session in `storage` (the platform's secure store) and restores
+     * it from there: the state starts as `Restoring` and settles in the background (await
+     * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
+     * external JWT when the session cannot be refreshed or has expired, including a session
+     * found expired by this first restore (which is why it is a constructor argument).
+     * Validates `config`; the storage is read off the calling thread.
+     */
+public static func withStorage(config: ClientConfig, storage: SessionStorage, jwtProvider: ExternalJwtProvider? = nil)throws  -> DynamicClient  {
+    return try  FfiConverterTypeDynamicClient_lift(try rustCallWithError(FfiConverterTypeByoaError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(
+        FfiConverterTypeClientConfig_lower(config),
+        FfiConverterTypeSessionStorage_lower(storage),
+        FfiConverterOptionTypeExternalJwtProvider.lower(jwtProvider),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -960,11 +1315,17 @@ public func FfiConverterTypeDynamicClient_lower(_ value: DynamicClient) -> UInt6
 public protocol ExternalAuthModuleProtocol: AnyObject, Sendable {
     
     /**
+     * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
+     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     */
+    func setJwtProvider(provider: ExternalJwtProvider?) 
+    
+    /**
      * Exchanges the app's JWT for a Dynamic session. The JWT is checked on the device first
      * (shape, algorithm, claims, time window, `sub` = `externalUserId`; not the signature, which
      * only Dynamic can verify), then sent once, with retries only on connection failures and
-     * 502/503/504. On success the session is kept by the client; on failure the previous
-     * session, if any, is kept too.
+     * 502/503/504. Concurrent calls with the same parameters share one request. On success the
+     * session is kept and stored; on failure the previous session, if any, is kept.
      */
     func signInWithExternalJwt(params: SignInWithExternalJwtParams) async throws  -> SignedInSession
     
@@ -1026,11 +1387,24 @@ open class ExternalAuthModule: ExternalAuthModuleProtocol, @unchecked Sendable {
 
     
     /**
+     * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
+     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     */
+open func setJwtProvider(provider: ExternalJwtProvider?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_externalauthmodule_set_jwt_provider(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeExternalJwtProvider.lower(provider),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Exchanges the app's JWT for a Dynamic session. The JWT is checked on the device first
      * (shape, algorithm, claims, time window, `sub` = `externalUserId`; not the signature, which
      * only Dynamic can verify), then sent once, with retries only on connection failures and
-     * 502/503/504. On success the session is kept by the client; on failure the previous
-     * session, if any, is kept too.
+     * 502/503/504. Concurrent calls with the same parameters share one request. On success the
+     * session is kept and stored; on failure the previous session, if any, is kept.
      */
 open func signInWithExternalJwt(params: SignInWithExternalJwtParams)async throws  -> SignedInSession  {
     return
@@ -1091,6 +1465,679 @@ public func FfiConverterTypeExternalAuthModule_lift(_ handle: UInt64) throws -> 
 #endif
 public func FfiConverterTypeExternalAuthModule_lower(_ value: ExternalAuthModule) -> UInt64 {
     return FfiConverterTypeExternalAuthModule.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
+ * (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.
+ *
+ * The client calls it when Dynamic refuses to refresh the session (HTTP 401), when the session
+ * has expired (also one found expired at start-up), before giving the session up. It is called
+ * at most once at a time, and its result must be for the same external user: a JWT for another
+ * user is not used. If it fails or takes longer than the request timeout, the session ends as it
+ * would have without it.
+ */
+public protocol ExternalJwtProvider: AnyObject, Sendable {
+    
+    func fetchExternalJwt() async throws  -> SignInWithExternalJwtParams
+    
+}
+/**
+ * Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
+ * (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.
+ *
+ * The client calls it when Dynamic refuses to refresh the session (HTTP 401), when the session
+ * has expired (also one found expired at start-up), before giving the session up. It is called
+ * at most once at a time, and its result must be for the same external user: a JWT for another
+ * user is not used. If it fails or takes longer than the request timeout, the session ends as it
+ * would have without it.
+ */
+open class ExternalJwtProviderImpl: ExternalJwtProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_externaljwtprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_externaljwtprovider(handle, $0) }
+    }
+
+    
+
+    
+open func fetchExternalJwt()async throws  -> SignInWithExternalJwtParams  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSignInWithExternalJwtParams_lift,
+            errorHandler: FfiConverterTypeProviderError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceExternalJwtProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceExternalJwtProvider = UniffiVTableCallbackInterfaceExternalJwtProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeExternalJwtProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ExternalJwtProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeExternalJwtProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ExternalJwtProvider: handle missing in uniffiClone")
+            }
+        },
+        fetchExternalJwt: { (
+            uniffiHandle: UInt64,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> SignInWithExternalJwtParams in
+                guard let uniffiObj = try? FfiConverterTypeExternalJwtProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.fetchExternalJwt(
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: SignInWithExternalJwtParams) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeSignInWithExternalJwtParams_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeProviderError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceExternalJwtProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceExternalJwtProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitExternalJwtProvider() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_externaljwtprovider(UniffiCallbackInterfaceExternalJwtProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExternalJwtProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ExternalJwtProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ExternalJwtProvider
+
+    public static func lift(_ handle: UInt64) throws -> ExternalJwtProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ExternalJwtProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ExternalJwtProvider) -> UInt64 {
+         if let rustImpl = value as? ExternalJwtProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExternalJwtProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ExternalJwtProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExternalJwtProvider_lift(_ handle: UInt64) throws -> ExternalJwtProvider {
+    return try FfiConverterTypeExternalJwtProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExternalJwtProvider_lower(_ value: ExternalJwtProvider) -> UInt64 {
+    return FfiConverterTypeExternalJwtProvider.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
+ * handle does not remove it (foreign garbage collection would make that unpredictable).
+ */
+public protocol ListenerHandleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops delivering events to the listener. Idempotent.
+     */
+    func remove() 
+    
+}
+/**
+ * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
+ * handle does not remove it (foreign garbage collection would make that unpredictable).
+ */
+open class ListenerHandle: ListenerHandleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_listenerhandle(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_listenerhandle(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops delivering events to the listener. Idempotent.
+     */
+open func remove()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_listenerhandle_remove(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeListenerHandle: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ListenerHandle
+
+    public static func lift(_ handle: UInt64) throws -> ListenerHandle {
+        return ListenerHandle(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ListenerHandle) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ListenerHandle {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ListenerHandle, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerHandle_lift(_ handle: UInt64) throws -> ListenerHandle {
+    return try FfiConverterTypeListenerHandle.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerHandle_lower(_ value: ListenerHandle) -> UInt64 {
+    return FfiConverterTypeListenerHandle.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Key-value storage of strings, implemented by the app. Calls may block briefly (they run off
+ * the caller's thread); they are never made concurrently by one client.
+ */
+public protocol SessionStorage: AnyObject, Sendable {
+    
+    /**
+     * The value stored under `key`, or `None` when there is none.
+     */
+    func get(key: String) throws  -> String?
+    
+    /**
+     * Stores `value` under `key`, replacing any previous value as one atomic step.
+     */
+    func set(key: String, value: String) throws 
+    
+    /**
+     * Removes `key`; removing a missing key succeeds.
+     */
+    func delete(key: String) throws 
+    
+}
+/**
+ * Key-value storage of strings, implemented by the app. Calls may block briefly (they run off
+ * the caller's thread); they are never made concurrently by one client.
+ */
+open class SessionStorageImpl: SessionStorage, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_sessionstorage(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_sessionstorage(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The value stored under `key`, or `None` when there is none.
+     */
+open func get(key: String)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeStorageError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_sessionstorage_get(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stores `value` under `key`, replacing any previous value as one atomic step.
+     */
+open func set(key: String, value: String)throws   {try rustCallWithError(FfiConverterTypeStorageError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_sessionstorage_set(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),
+        FfiConverterString.lower(value),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Removes `key`; removing a missing key succeeds.
+     */
+open func delete(key: String)throws   {try rustCallWithError(FfiConverterTypeStorageError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_sessionstorage_delete(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSessionStorage {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSessionStorage = UniffiVTableCallbackInterfaceSessionStorage(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSessionStorage.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SessionStorage: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSessionStorage.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SessionStorage: handle missing in uniffiClone")
+            }
+        },
+        get: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeSessionStorage.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.get(
+                     key: try FfiConverterString.lift(key)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeStorageError_lower
+            )
+        },
+        set: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            value: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionStorage.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.set(
+                     key: try FfiConverterString.lift(key),
+                     value: try FfiConverterString.lift(value)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeStorageError_lower
+            )
+        },
+        delete: { (
+            uniffiHandle: UInt64,
+            key: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionStorage.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.delete(
+                     key: try FfiConverterString.lift(key)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeStorageError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSessionStorage> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSessionStorage>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSessionStorage() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(UniffiCallbackInterfaceSessionStorage.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionStorage: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SessionStorage>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SessionStorage
+
+    public static func lift(_ handle: UInt64) throws -> SessionStorage {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SessionStorageImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SessionStorage) -> UInt64 {
+         if let rustImpl = value as? SessionStorageImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionStorage {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SessionStorage, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionStorage_lift(_ handle: UInt64) throws -> SessionStorage {
+    return try FfiConverterTypeSessionStorage.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionStorage_lower(_ value: SessionStorage) -> UInt64 {
+    return FfiConverterTypeSessionStorage.lower(value)
 }
 
 
@@ -1307,6 +2354,21 @@ public struct ClientConfig: Equatable, Hashable {
      * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
      */
     public let clockLeewaySeconds: UInt64
+    /**
+     * Refresh the session automatically before it expires.
+     */
+    public let autoRefresh: Bool
+    /**
+     * How long before expiry (server time) the automatic refresh happens. Capped at half the
+     * session's lifetime, so a short session is not refreshed in a loop.
+     */
+    public let refreshMarginSeconds: UInt64
+    /**
+     * True on the first launch after the app was (re)installed; the platform layer finds out
+     * (a marker in app-private storage) and sets it. A session that a previous install left in
+     * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
+     */
+    public let freshInstall: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1327,12 +2389,27 @@ public struct ClientConfig: Equatable, Hashable {
          */requestTimeoutMs: UInt64 = UInt64(15000), 
         /**
          * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
-         */clockLeewaySeconds: UInt64 = UInt64(60)) {
+         */clockLeewaySeconds: UInt64 = UInt64(60), 
+        /**
+         * Refresh the session automatically before it expires.
+         */autoRefresh: Bool = true, 
+        /**
+         * How long before expiry (server time) the automatic refresh happens. Capped at half the
+         * session's lifetime, so a short session is not refreshed in a loop.
+         */refreshMarginSeconds: UInt64 = UInt64(300), 
+        /**
+         * True on the first launch after the app was (re)installed; the platform layer finds out
+         * (a marker in app-private storage) and sets it. A session that a previous install left in
+         * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
+         */freshInstall: Bool = false) {
         self.environmentId = environmentId
         self.apiBaseUrl = apiBaseUrl
         self.appOrigin = appOrigin
         self.requestTimeoutMs = requestTimeoutMs
         self.clockLeewaySeconds = clockLeewaySeconds
+        self.autoRefresh = autoRefresh
+        self.refreshMarginSeconds = refreshMarginSeconds
+        self.freshInstall = freshInstall
     }
 
     
@@ -1355,7 +2432,10 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 apiBaseUrl: FfiConverterOptionString.read(from: &buf), 
                 appOrigin: FfiConverterOptionString.read(from: &buf), 
                 requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                clockLeewaySeconds: FfiConverterUInt64.read(from: &buf)
+                clockLeewaySeconds: FfiConverterUInt64.read(from: &buf), 
+                autoRefresh: FfiConverterBool.read(from: &buf), 
+                refreshMarginSeconds: FfiConverterUInt64.read(from: &buf), 
+                freshInstall: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -1365,6 +2445,9 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.appOrigin, into: &buf)
         FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterUInt64.write(value.clockLeewaySeconds, into: &buf)
+        FfiConverterBool.write(value.autoRefresh, into: &buf)
+        FfiConverterUInt64.write(value.refreshMarginSeconds, into: &buf)
+        FfiConverterBool.write(value.freshInstall, into: &buf)
     }
 }
 
@@ -1768,6 +2851,113 @@ public func FfiConverterTypeVerifiedCredential_lower(_ value: VerifiedCredential
 
 
 /**
+ * Where the client's session stands. Identical on every platform.
+ */
+
+public enum AuthState: Equatable, Hashable {
+    
+    /**
+     * Reading the stored session (right after the client is created). Not signed out: wait.
+     */
+    case restoring
+    /**
+     * No session. `reason` says how the last one ended; `None` when there was none.
+     */
+    case signedOut(reason: SignOutReason?
+    )
+    /**
+     * Signed in until `session.expires_at` (server time); refreshed ahead of it when
+     * automatic refresh is on.
+     */
+    case signedIn(session: SignedInSession
+    )
+    /**
+     * The secure store could not be read (device locked, protected data not yet available).
+     * The stored session is kept, not deleted; call `auth().restore()` again once the store
+     * is readable (for example when the app becomes active). Not signed out.
+     */
+    case storageUnavailable(error: StorageError
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AuthState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthState: FfiConverterRustBuffer {
+    typealias SwiftType = AuthState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .restoring
+        
+        case 2: return .signedOut(reason: try FfiConverterOptionTypeSignOutReason.read(from: &buf)
+        )
+        
+        case 3: return .signedIn(session: try FfiConverterTypeSignedInSession.read(from: &buf)
+        )
+        
+        case 4: return .storageUnavailable(error: try FfiConverterTypeStorageError.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AuthState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .restoring:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .signedOut(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterOptionTypeSignOutReason.write(reason, into: &buf)
+            
+        
+        case let .signedIn(session):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeSignedInSession.write(session, into: &buf)
+            
+        
+        case let .storageUnavailable(error):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeStorageError.write(error, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthState_lift(_ buf: RustBuffer) throws -> AuthState {
+    return try FfiConverterTypeAuthState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthState_lower(_ value: AuthState) -> RustBuffer {
+    return FfiConverterTypeAuthState.lower(value)
+}
+
+
+
+/**
  * Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
  * variant, or on `code()` for a stable string.
  */
@@ -1811,6 +3001,10 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case ServerError(status: UInt16, serverDetail: String
     )
     case SignInSuperseded
+    case SignInCancelled
+    case NotSignedIn
+    case StorageUnavailable(error: StorageError
+    )
     case Network(kind: NetworkErrorKind, detail: String
     )
     case InvalidResponse(status: UInt16, detail: String
@@ -1934,19 +3128,24 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             serverDetail: try FfiConverterString.read(from: &buf)
             )
         case 19: return .SignInSuperseded
-        case 20: return .Network(
+        case 20: return .SignInCancelled
+        case 21: return .NotSignedIn
+        case 22: return .StorageUnavailable(
+            error: try FfiConverterTypeStorageError.read(from: &buf)
+            )
+        case 23: return .Network(
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .InvalidResponse(
+        case 24: return .InvalidResponse(
             status: try FfiConverterUInt16.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .InvalidConfiguration(
+        case 25: return .InvalidConfiguration(
             field: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 23: return .Internal(
+        case 26: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -2065,26 +3264,39 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(19))
         
         
-        case let .Network(kind,detail):
+        case .SignInCancelled:
             writeInt(&buf, Int32(20))
+        
+        
+        case .NotSignedIn:
+            writeInt(&buf, Int32(21))
+        
+        
+        case let .StorageUnavailable(error):
+            writeInt(&buf, Int32(22))
+            FfiConverterTypeStorageError.write(error, into: &buf)
+            
+        
+        case let .Network(kind,detail):
+            writeInt(&buf, Int32(23))
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidResponse(status,detail):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(24))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidConfiguration(field,detail):
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(26))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -2314,6 +3526,97 @@ public func FfiConverterTypeNetworkErrorKind_lower(_ value: NetworkErrorKind) ->
 
 
 /**
+ * Why the provider could not supply a JWT.
+ */
+public 
+enum ProviderError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The user must sign in interactively (the provider's own session has ended).
+     */
+    case InteractionRequired(detail: String
+    )
+    case Failed(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ProviderError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProviderError: FfiConverterRustBuffer {
+    typealias SwiftType = ProviderError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProviderError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .InteractionRequired(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Failed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ProviderError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .InteractionRequired(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Failed(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProviderError_lift(_ buf: RustBuffer) throws -> ProviderError {
+    return try FfiConverterTypeProviderError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProviderError_lower(_ value: ProviderError) -> RustBuffer {
+    return FfiConverterTypeProviderError.lower(value)
+}
+
+
+/**
  * Why Dynamic refused an external JWT, read from its message (free text on the wire).
  */
 
@@ -2454,6 +3757,229 @@ public func FfiConverterTypeRejectionReason_lower(_ value: RejectionReason) -> R
 }
 
 
+
+/**
+ * Why a session ended.
+ */
+
+public enum SignOutReason: Equatable, Hashable {
+    
+    /**
+     * The app called `sign_out()`.
+     */
+    case userIntent
+    /**
+     * The session reached its expiry (server time) without being refreshed.
+     */
+    case expired
+    /**
+     * Dynamic refused to refresh the session (HTTP 401).
+     */
+    case refreshUnauthorized
+    /**
+     * Dynamic says the session was revoked (signed out elsewhere, or by an administrator).
+     */
+    case revoked
+    /**
+     * A sign-in as a different user replaced the session. A `SignedIn` state follows.
+     */
+    case replaced
+    /**
+     * The stored session could not be decoded (or came from an unknown record version); it
+     * was treated as absent. The record is left in place, not deleted.
+     */
+    case storageCorrupt
+    /**
+     * The app reported a fresh install: a session stored by a previous install was deleted
+     * rather than restored.
+     */
+    case freshInstall
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SignOutReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignOutReason: FfiConverterRustBuffer {
+    typealias SwiftType = SignOutReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignOutReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .userIntent
+        
+        case 2: return .expired
+        
+        case 3: return .refreshUnauthorized
+        
+        case 4: return .revoked
+        
+        case 5: return .replaced
+        
+        case 6: return .storageCorrupt
+        
+        case 7: return .freshInstall
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SignOutReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .userIntent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .refreshUnauthorized:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .replaced:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .storageCorrupt:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .freshInstall:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignOutReason_lift(_ buf: RustBuffer) throws -> SignOutReason {
+    return try FfiConverterTypeSignOutReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignOutReason_lower(_ value: SignOutReason) -> RustBuffer {
+    return FfiConverterTypeSignOutReason.lower(value)
+}
+
+
+
+/**
+ * Why a storage call failed.
+ */
+public 
+enum StorageError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * Temporarily unreadable or unwritable: the device is locked, protected data is not
+     * available yet (iOS prewarming, before first unlock), the keystore is busy. Retried later;
+     * never read as "no session".
+     */
+    case Unavailable(detail: String
+    )
+    /**
+     * Failed for another reason (I/O error, corrupted keystore entry).
+     */
+    case Failed(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension StorageError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStorageError: FfiConverterRustBuffer {
+    typealias SwiftType = StorageError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StorageError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Failed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StorageError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Failed(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStorageError_lift(_ buf: RustBuffer) throws -> StorageError {
+    return try FfiConverterTypeStorageError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStorageError_lower(_ value: StorageError) -> RustBuffer {
+    return FfiConverterTypeStorageError.lower(value)
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2505,6 +4031,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeExternalJwtProvider: FfiConverterRustBuffer {
+    typealias SwiftType = ExternalJwtProvider?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeExternalJwtProvider.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeExternalJwtProvider.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSessionTokens: FfiConverterRustBuffer {
     typealias SwiftType = SessionTokens?
 
@@ -2545,6 +4095,30 @@ fileprivate struct FfiConverterOptionTypeSignedInSession: FfiConverterRustBuffer
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSignedInSession.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSignOutReason: FfiConverterRustBuffer {
+    typealias SwiftType = SignOutReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSignOutReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSignOutReason.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2647,6 +4221,118 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountDynamicByoa() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
+/**
+ * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
+ * desktop tools and tests; on phones use the platform's secure store.
+ */
+public func fileStorage(directory: String) -> SessionStorage  {
+    return try!  FfiConverterTypeSessionStorage_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_file_storage(
+        FfiConverterString.lower(directory),uniffiCallStatus
+    )
+})
+}
+/**
+ * An in-memory store, for platforms and tests that keep nothing between launches.
+ */
+public func memoryStorage() -> SessionStorage  {
+    return try!  FfiConverterTypeSessionStorage_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_memory_storage(uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2664,6 +4350,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
 
+    uniffiCallbackInitAuthListener()
+    uniffiCallbackInitExternalJwtProvider()
+    uniffiCallbackInitSessionStorage()
     return InitializationResult.ok
 }()
 

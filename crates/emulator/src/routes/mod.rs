@@ -72,19 +72,23 @@ fn guarded(
     ))
 }
 
-/// Counts the request, then either serves the next injected fault for the route or hands the
-/// request, with its environment attached, to the handler.
+/// Counts the request, waits while the route is held, then either serves the next injected
+/// fault for the route or hands the request, with its environment attached, to the handler.
 async fn guard(
     State(tag): State<RouteTag>,
     Path(environment_id): Path<String>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let fault = {
+    let (fault, hold) = {
         let mut state = tag.shared.state();
         state.count_request(&environment_id, tag.route);
-        state.next_fault(tag.route)
+        (state.next_fault(tag.route), state.hold(tag.route))
     };
+    if let Some(mut released) = hold {
+        // A dropped `Hold` counts as released.
+        let _ = released.wait_for(|released| *released).await;
+    }
     if let Some(fault) = fault {
         if fault.drop_connection
             && let Some(ConnectInfo(connection)) =

@@ -243,6 +243,104 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER_METHOD0
+typedef void (*UniffiCallbackInterfaceExternalJwtProviderMethod0)(uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD0
+typedef void (*UniffiCallbackInterfaceSessionStorageMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD1
+typedef void (*UniffiCallbackInterfaceSessionStorageMethod1)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_STORAGE_METHOD2
+typedef void (*UniffiCallbackInterfaceSessionStorageMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
+typedef struct UniffiVTableCallbackInterfaceAuthListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceAuthListenerMethod0 _Nonnull onStateChanged;
+} UniffiVTableCallbackInterfaceAuthListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER
+typedef struct UniffiVTableCallbackInterfaceExternalJwtProvider {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceExternalJwtProviderMethod0 _Nonnull fetchExternalJwt;
+} UniffiVTableCallbackInterfaceExternalJwtProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_STORAGE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_STORAGE
+typedef struct UniffiVTableCallbackInterfaceSessionStorage {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSessionStorageMethod0 _Nonnull get;
+    UniffiCallbackInterfaceSessionStorageMethod1 _Nonnull set;
+    UniffiCallbackInterfaceSessionStorageMethod2 _Nonnull delete;
+} UniffiVTableCallbackInterfaceSessionStorage;
+
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
+uint64_t uniffi_dynamic_byoa_fn_clone_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
+void uniffi_dynamic_byoa_fn_free_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(const UniffiVTableCallbackInterfaceAuthListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+void uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
+uint64_t uniffi_dynamic_byoa_fn_clone_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
+void uniffi_dynamic_byoa_fn_free_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
+void uniffi_dynamic_byoa_fn_method_listenerhandle_remove(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHMODULE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHMODULE
 uint64_t uniffi_dynamic_byoa_fn_clone_authmodule(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -253,14 +351,39 @@ uint64_t uniffi_dynamic_byoa_fn_clone_authmodule(uint64_t handle, RustCallStatus
 void uniffi_dynamic_byoa_fn_free_authmodule(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ADD_LISTENER
+uint64_t uniffi_dynamic_byoa_fn_method_authmodule_add_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_EXTERNAL
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_EXTERNAL
 uint64_t uniffi_dynamic_byoa_fn_method_authmodule_external(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_REFRESH
+uint64_t uniffi_dynamic_byoa_fn_method_authmodule_refresh(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_RESTORE
+uint64_t uniffi_dynamic_byoa_fn_method_authmodule_restore(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_SESSION
 RustBuffer uniffi_dynamic_byoa_fn_method_authmodule_session(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_SIGN_OUT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_SIGN_OUT
+uint64_t uniffi_dynamic_byoa_fn_method_authmodule_sign_out(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_STATE
+RustBuffer uniffi_dynamic_byoa_fn_method_authmodule_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_TOKENS
@@ -281,6 +404,11 @@ void uniffi_dynamic_byoa_fn_free_dynamicclient(uint64_t handle, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
 uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
+uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(RustBuffer config, uint64_t storage, RustBuffer jwt_provider, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_DYNAMICCLIENT_AUTH
@@ -308,9 +436,34 @@ uint64_t uniffi_dynamic_byoa_fn_clone_externalauthmodule(uint64_t handle, RustCa
 void uniffi_dynamic_byoa_fn_free_externalauthmodule(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SET_JWT_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SET_JWT_PROVIDER
+void uniffi_dynamic_byoa_fn_method_externalauthmodule_set_jwt_provider(uint64_t ptr, RustBuffer provider, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 uint64_t uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_jwt(uint64_t ptr, RustBuffer params
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_EXTERNALJWTPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_EXTERNALJWTPROVIDER
+uint64_t uniffi_dynamic_byoa_fn_clone_externaljwtprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_EXTERNALJWTPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_EXTERNALJWTPROVIDER
+void uniffi_dynamic_byoa_fn_free_externaljwtprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_EXTERNALJWTPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_EXTERNALJWTPROVIDER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_externaljwtprovider(const UniffiVTableCallbackInterfaceExternalJwtProvider* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
+uint64_t uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONTOKENS
@@ -348,6 +501,36 @@ RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_debug(uint64
 RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
+uint64_t uniffi_dynamic_byoa_fn_clone_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
+void uniffi_dynamic_byoa_fn_free_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
+void uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(const UniffiVTableCallbackInterfaceSessionStorage* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
+RustBuffer uniffi_dynamic_byoa_fn_method_sessionstorage_get(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
+void uniffi_dynamic_byoa_fn_method_sessionstorage_set(uint64_t ptr, RustBuffer key, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
+void uniffi_dynamic_byoa_fn_method_sessionstorage_delete(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CODE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CODE
 RustBuffer uniffi_dynamic_byoa_fn_method_byoaerror_code(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -366,6 +549,17 @@ RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trai
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_FILE_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_FILE_STORAGE
+uint64_t uniffi_dynamic_byoa_fn_func_file_storage(RustBuffer directory, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_MEMORY_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_MEMORY_STORAGE
+uint64_t uniffi_dynamic_byoa_fn_func_memory_storage(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_DYNAMIC_BYOA_RUSTBUFFER_ALLOC
@@ -628,15 +822,69 @@ void ffi_dynamic_byoa_rust_future_free_void(uint64_t handle
 void ffi_dynamic_byoa_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
+uint16_t uniffi_dynamic_byoa_checksum_func_file_storage(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_MEMORY_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_MEMORY_STORAGE
+uint16_t uniffi_dynamic_byoa_checksum_func_memory_storage(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+uint16_t uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
+uint16_t uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ADD_LISTENER
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_add_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_EXTERNAL
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_EXTERNAL
 uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_external(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_REFRESH
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_refresh(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_RESTORE
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_restore(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_SESSION
 uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_SIGN_OUT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_SIGN_OUT
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_sign_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_STATE
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_state(void
     
 );
 #endif
@@ -658,9 +906,21 @@ uint16_t uniffi_dynamic_byoa_checksum_method_dynamicclient_environment_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SET_JWT_PROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SET_JWT_PROVIDER
+uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_set_jwt_provider(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_sign_in_with_external_jwt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
+uint16_t uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(void
     
 );
 #endif
@@ -682,9 +942,33 @@ uint16_t uniffi_dynamic_byoa_checksum_method_sessiontokens_id_token(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_set(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
+uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_storage(void
     
 );
 #endif

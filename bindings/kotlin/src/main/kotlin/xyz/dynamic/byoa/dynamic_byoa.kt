@@ -657,6 +657,84 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceExternalJwtProviderMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+internal interface UniffiCallbackInterfaceSessionStorageMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionStorageMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSessionStorageMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged")
+internal open class UniffiVTableCallbackInterfaceAuthListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceAuthListener(`uniffiFree`,`uniffiClone`,`onStateChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceAuthListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onStateChanged` = other.`onStateChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "fetchExternalJwt")
+internal open class UniffiVTableCallbackInterfaceExternalJwtProvider(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `fetchExternalJwt`: UniffiCallbackInterfaceExternalJwtProviderMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `fetchExternalJwt`: UniffiCallbackInterfaceExternalJwtProviderMethod0? = null,
+    ): UniffiVTableCallbackInterfaceExternalJwtProvider(`uniffiFree`,`uniffiClone`,`fetchExternalJwt`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceExternalJwtProvider) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `fetchExternalJwt` = other.`fetchExternalJwt`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "get", "set", "delete")
+internal open class UniffiVTableCallbackInterfaceSessionStorage(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `get`: UniffiCallbackInterfaceSessionStorageMethod0? = null,
+    @JvmField internal var `set`: UniffiCallbackInterfaceSessionStorageMethod1? = null,
+    @JvmField internal var `delete`: UniffiCallbackInterfaceSessionStorageMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `get`: UniffiCallbackInterfaceSessionStorageMethod0? = null,
+        `set`: UniffiCallbackInterfaceSessionStorageMethod1? = null,
+        `delete`: UniffiCallbackInterfaceSessionStorageMethod2? = null,
+    ): UniffiVTableCallbackInterfaceSessionStorage(`uniffiFree`,`uniffiClone`,`get`,`set`,`delete`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSessionStorage) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `get` = other.`get`
+        `set` = other.`set`
+        `delete` = other.`delete`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -681,9 +759,27 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_checksum_func_file_storage(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_func_memory_storage(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_add_listener(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_external(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_refresh(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_restore(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_session(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_sign_out(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_state(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_tokens(
     ): Int
@@ -691,7 +787,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_dynamicclient_environment_id(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_set_jwt_provider(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_sign_in_with_external_jwt(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_bearer_token(
     ): Int
@@ -699,7 +799,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_id_token(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_get(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_set(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_storage(
     ): Int
     external fun ffi_dynamic_byoa_uniffi_contract_version(
     ): Int
@@ -717,17 +825,44 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "dynamic_byoa"))
+        uniffiCallbackInterfaceAuthListener.register(this)
+        uniffiCallbackInterfaceExternalJwtProvider.register(this)
+        uniffiCallbackInterfaceSessionStorage.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_fn_clone_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(`vtable`: UniffiVTableCallbackInterfaceAuthListener,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_clone_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_remove(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_clone_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_add_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_dynamic_byoa_fn_method_authmodule_external(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_refresh(`ptr`: Long,
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_restore(`ptr`: Long,
+    ): Long
     external fun uniffi_dynamic_byoa_fn_method_authmodule_session(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_sign_out(`ptr`: Long,
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_authmodule_tokens(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -736,6 +871,8 @@ internal object UniffiLib {
     external fun uniffi_dynamic_byoa_fn_free_dynamicclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(`config`: RustBuffer.ByValue,`storage`: Long,`jwtProvider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_method_dynamicclient_auth(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -747,7 +884,17 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_externalauthmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_set_jwt_provider(`ptr`: Long,`provider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_clone_externaljwtprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_externaljwtprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_externaljwtprovider(`vtable`: UniffiVTableCallbackInterfaceExternalJwtProvider,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(`ptr`: Long,
     ): Long
     external fun uniffi_dynamic_byoa_fn_clone_sessiontokens(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -763,6 +910,18 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_clone_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(`vtable`: UniffiVTableCallbackInterfaceSessionStorage,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_get(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_set(`ptr`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_delete(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -771,6 +930,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_file_storage(`directory`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_func_memory_storage(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun ffi_dynamic_byoa_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_dynamic_byoa_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -940,6 +1103,95 @@ internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
         freeFunc(rustFuture)
     }
 }
+internal inline fun<T> uniffiTraitInterfaceCallAsync(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
+    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
+    //
+    // Uniffi does its best to support structured concurrency across the FFI.
+    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird exceptions.
+        //
+        // In extreme circumstances we may not call either, for example if we fail to make the JNA
+        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
+        // double-freeing it.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            handleError(
+                UniffiRustCallStatus.create(
+                    UNIFFI_CALL_UNEXPECTED_ERROR,
+                    FfiConverterString.lower(e.toString()),
+                )
+            )
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    crossinline lowerError: (E) -> RustBuffer.ByValue,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            if (e is E) {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_ERROR,
+                        lowerError(e),
+                    )
+                )
+            } else {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_UNEXPECTED_ERROR,
+                        FfiConverterString.lower(e.toString()),
+                    )
+                )
+            }
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
+
+internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+    override fun callback(handle: Long) {
+        val job = uniffiForeignFutureHandleMap.remove(handle)
+        if (!job.isCompleted) {
+            job.cancel()
+        }
+    }
+}
+
+// For testing
+public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -1018,7 +1270,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1377,9 +1660,335 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 
 
 /**
+ * Receives every change of [`AuthState`], in order. Called on the library's thread, never
+ * while the client holds a lock, so a listener may call back into the client. It should return
+ * quickly; a listener that throws (or panics) is skipped for that event and stays registered.
+ */
+public interface AuthListener {
+    
+    fun `onStateChanged`(`state`: AuthState)
+    
+    companion object
+}
+
+/**
+ * Receives every change of [`AuthState`], in order. Called on the library's thread, never
+ * while the client holds a lock, so a listener may call back into the client. It should return
+ * quickly; a listener that throws (or panics) is skipped for that event and stays registered.
+ */
+open class AuthListenerImpl: Disposable, AutoCloseable, AuthListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_authlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_authlistener(handle, status)
+        }
+    }
+
+    override fun `onStateChanged`(`state`: AuthState)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(
+        it,
+        
+        FfiConverterTypeAuthState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceAuthListener {
+    internal object `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeAuthListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onStateChanged`(
+                    FfiConverterTypeAuthState.lift(`state`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeAuthListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeAuthListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceAuthListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onStateChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuthListener: FfiConverter<AuthListener, Long> {
+    internal val handleMap = UniffiHandleMap<AuthListener>()
+
+    override fun lower(value: AuthListener): Long {
+        if (value is AuthListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): AuthListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return AuthListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): AuthListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AuthListener) = 8UL
+
+    override fun write(value: AuthListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * `client.auth()`.
  */
 public interface AuthModuleInterface {
+    
+    /**
+     * Registers `listener` for every state change. It is first called with the current state.
+     */
+    fun `addListener`(`listener`: AuthListener): ListenerHandle
     
     /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
@@ -1387,12 +1996,38 @@ public interface AuthModuleInterface {
     fun `external`(): ExternalAuthModule
     
     /**
-     * The signed-in user and expiry, or `None` when signed out.
+     * Extends the session now (`POST refresh`). Concurrent calls share one request. On HTTP 401
+     * the session ends (`refresh_unauthorized`, or `revoked`) unless the JWT provider can
+     * re-exchange; other failures keep the session.
+     */
+    suspend fun `refresh`(): SignedInSession
+    
+    /**
+     * Reads the stored session if it has not been read yet (or could not be: call this again
+     * when the app becomes active after `StorageUnavailable`), notices an expiry that happened
+     * while the app was suspended, and returns the settled state. Never deletes a stored
+     * session because the store could not be read.
+     */
+    suspend fun `restore`(): AuthState
+    
+    /**
+     * The signed-in user and expiry, or `None` when signed out, not yet restored, or expired.
      */
     fun `session`(): SignedInSession?
     
     /**
-     * The Dynamic tokens of the current session, or `None` when signed out.
+     * Signs out: the session is cleared locally and in storage at once (even offline), then
+     * revoked on the server within a few seconds, best effort.
+     */
+    suspend fun `signOut`()
+    
+    /**
+     * Where the session stands now.
+     */
+    fun `state`(): AuthState
+    
+    /**
+     * The Dynamic tokens of the current session, or `None` when there is no unexpired session.
      */
     fun `tokens`(): SessionTokens?
     
@@ -1505,6 +2140,23 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
 
     
     /**
+     * Registers `listener` for every state change. It is first called with the current state.
+     */override fun `addListener`(`listener`: AuthListener): ListenerHandle {
+            return FfiConverterTypeListenerHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_add_listener(
+        it,
+        
+        FfiConverterTypeAuthListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
      */override fun `external`(): ExternalAuthModule {
             return FfiConverterTypeExternalAuthModule.lift(
@@ -1521,7 +2173,59 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
 
     
     /**
-     * The signed-in user and expiry, or `None` when signed out.
+     * Extends the session now (`POST refresh`). Concurrent calls share one request. On HTTP 401
+     * the session ends (`refresh_unauthorized`, or `revoked`) unless the JWT provider can
+     * re-exchange; other failures keep the session.
+     */
+    @Throws(ByoaException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refresh`() : SignedInSession {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_refresh(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignedInSession.lift(it) },
+        // Error FFI converter
+        ByoaException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Reads the stored session if it has not been read yet (or could not be: call this again
+     * when the app becomes active after `StorageUnavailable`), notices an expiry that happened
+     * while the app was suspended, and returns the settled state. Never deletes a stored
+     * session because the store could not be read.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restore`() : AuthState {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_restore(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAuthState.lift(it) },
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The signed-in user and expiry, or `None` when signed out, not yet restored, or expired.
      */override fun `session`(): SignedInSession? {
             return FfiConverterOptionalTypeSignedInSession.lift(
     callWithHandle {
@@ -1537,7 +2241,48 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
 
     
     /**
-     * The Dynamic tokens of the current session, or `None` when signed out.
+     * Signs out: the session is cleared locally and in storage at once (even offline), then
+     * revoked on the server within a few seconds, best effort.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signOut`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_sign_out(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Where the session stands now.
+     */override fun `state`(): AuthState {
+            return FfiConverterTypeAuthState.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The Dynamic tokens of the current session, or `None` when there is no unexpired session.
      */override fun `tokens`(): SessionTokens? {
             return FfiConverterOptionalTypeSessionTokens.lift(
     callWithHandle {
@@ -1730,7 +2475,8 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
         this.cleanable = null
     }
     /**
-     * Validates `config` and builds the client. Does no I/O.
+     * A client whose session lives in memory only (nothing survives the process). Validates
+     * `config`; does no I/O.
      */
     constructor(`config`: ClientConfig) :
         this(UniffiWithHandle, 
@@ -1865,11 +2611,32 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
     }
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A client that keeps its session in `storage` (the platform's secure store) and restores
+     * it from there: the state starts as `Restoring` and settles in the background (await
+     * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
+     * external JWT when the session cannot be refreshed or has expired, including a session
+     * found expired by this first restore (which is why it is a constructor argument).
+     * Validates `config`; the storage is read off the calling thread.
      */
-    companion object
+    @Throws(ByoaException::class) fun `withStorage`(`config`: ClientConfig, `storage`: SessionStorage, `jwtProvider`: ExternalJwtProvider? = null): DynamicClient {
+            return FfiConverterTypeDynamicClient.lift(
+    uniffiRustCallWithError(ByoaException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(
+    
+        
+        FfiConverterTypeClientConfig.lower(`config`),
+        FfiConverterTypeSessionStorage.lower(`storage`),
+        FfiConverterOptionalTypeExternalJwtProvider.lower(`jwtProvider`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -1999,11 +2766,17 @@ public object FfiConverterTypeDynamicClient: FfiConverter<DynamicClient, Long> {
 public interface ExternalAuthModuleInterface {
     
     /**
+     * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
+     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     */
+    fun `setJwtProvider`(`provider`: ExternalJwtProvider?)
+    
+    /**
      * Exchanges the app's JWT for a Dynamic session. The JWT is checked on the device first
      * (shape, algorithm, claims, time window, `sub` = `externalUserId`; not the signature, which
      * only Dynamic can verify), then sent once, with retries only on connection failures and
-     * 502/503/504. On success the session is kept by the client; on failure the previous
-     * session, if any, is kept too.
+     * 502/503/504. Concurrent calls with the same parameters share one request. On success the
+     * session is kept and stored; on failure the previous session, if any, is kept.
      */
     suspend fun `signInWithExternalJwt`(`params`: SignInWithExternalJwtParams): SignedInSession
     
@@ -2116,11 +2889,28 @@ open class ExternalAuthModule: Disposable, AutoCloseable, ExternalAuthModuleInte
 
     
     /**
+     * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
+     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     */override fun `setJwtProvider`(`provider`: ExternalJwtProvider?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_externalauthmodule_set_jwt_provider(
+        it,
+        
+        FfiConverterOptionalTypeExternalJwtProvider.lower(`provider`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Exchanges the app's JWT for a Dynamic session. The JWT is checked on the device first
      * (shape, algorithm, claims, time window, `sub` = `externalUserId`; not the signature, which
      * only Dynamic can verify), then sent once, with retries only on connection failures and
-     * 502/503/504. On success the session is kept by the client; on failure the previous
-     * session, if any, is kept too.
+     * 502/503/504. Concurrent calls with the same parameters share one request. On success the
+     * session is kept and stored; on failure the previous session, if any, is kept.
      */
     @Throws(ByoaException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -2177,6 +2967,1048 @@ public object FfiConverterTypeExternalAuthModule: FfiConverter<ExternalAuthModul
     override fun allocationSize(value: ExternalAuthModule) = 8UL
 
     override fun write(value: ExternalAuthModule, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
+ * (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.
+ *
+ * The client calls it when Dynamic refuses to refresh the session (HTTP 401), when the session
+ * has expired (also one found expired at start-up), before giving the session up. It is called
+ * at most once at a time, and its result must be for the same external user: a JWT for another
+ * user is not used. If it fails or takes longer than the request timeout, the session ends as it
+ * would have without it.
+ */
+public interface ExternalJwtProvider {
+    
+    suspend fun `fetchExternalJwt`(): SignInWithExternalJwtParams
+    
+    companion object
+}
+
+/**
+ * Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
+ * (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.
+ *
+ * The client calls it when Dynamic refuses to refresh the session (HTTP 401), when the session
+ * has expired (also one found expired at start-up), before giving the session up. It is called
+ * at most once at a time, and its result must be for the same external user: a JWT for another
+ * user is not used. If it fails or takes longer than the request timeout, the session ends as it
+ * would have without it.
+ */
+open class ExternalJwtProviderImpl: Disposable, AutoCloseable, ExternalJwtProvider
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_externaljwtprovider(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_externaljwtprovider(handle, status)
+        }
+    }
+
+    
+    @Throws(ProviderException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchExternalJwt`() : SignInWithExternalJwtParams {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSignInWithExternalJwtParams.lift(it) },
+        // Error FFI converter
+        ProviderException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceExternalJwtProvider {
+    internal object `fetchExternalJwt`: UniffiCallbackInterfaceExternalJwtProviderMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeExternalJwtProvider.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`fetchExternalJwt`(
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: SignInWithExternalJwtParams ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterTypeSignInWithExternalJwtParams.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: ProviderException -> FfiConverterTypeProviderError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeExternalJwtProvider.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeExternalJwtProvider.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceExternalJwtProvider.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `fetchExternalJwt`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_externaljwtprovider(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExternalJwtProvider: FfiConverter<ExternalJwtProvider, Long> {
+    internal val handleMap = UniffiHandleMap<ExternalJwtProvider>()
+
+    override fun lower(value: ExternalJwtProvider): Long {
+        if (value is ExternalJwtProviderImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ExternalJwtProvider {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ExternalJwtProviderImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ExternalJwtProvider {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ExternalJwtProvider) = 8UL
+
+    override fun write(value: ExternalJwtProvider, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
+ * handle does not remove it (foreign garbage collection would make that unpredictable).
+ */
+public interface ListenerHandleInterface {
+    
+    /**
+     * Stops delivering events to the listener. Idempotent.
+     */
+    fun `remove`()
+    
+    companion object
+}
+
+/**
+ * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
+ * handle does not remove it (foreign garbage collection would make that unpredictable).
+ */
+open class ListenerHandle: Disposable, AutoCloseable, ListenerHandleInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_listenerhandle(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_listenerhandle(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stops delivering events to the listener. Idempotent.
+     */override fun `remove`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_listenerhandle_remove(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeListenerHandle: FfiConverter<ListenerHandle, Long> {
+    override fun lower(value: ListenerHandle): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ListenerHandle {
+        return ListenerHandle(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ListenerHandle {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ListenerHandle) = 8UL
+
+    override fun write(value: ListenerHandle, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Key-value storage of strings, implemented by the app. Calls may block briefly (they run off
+ * the caller's thread); they are never made concurrently by one client.
+ */
+public interface SessionStorage {
+    
+    /**
+     * The value stored under `key`, or `None` when there is none.
+     */
+    fun `get`(`key`: kotlin.String): kotlin.String?
+    
+    /**
+     * Stores `value` under `key`, replacing any previous value as one atomic step.
+     */
+    fun `set`(`key`: kotlin.String, `value`: kotlin.String)
+    
+    /**
+     * Removes `key`; removing a missing key succeeds.
+     */
+    fun `delete`(`key`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Key-value storage of strings, implemented by the app. Calls may block briefly (they run off
+ * the caller's thread); they are never made concurrently by one client.
+ */
+open class SessionStorageImpl: Disposable, AutoCloseable, SessionStorage
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_sessionstorage(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_sessionstorage(handle, status)
+        }
+    }
+
+    
+    /**
+     * The value stored under `key`, or `None` when there is none.
+     */
+    @Throws(StorageException::class)override fun `get`(`key`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(StorageException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_sessionstorage_get(
+        it,
+        
+        FfiConverterString.lower(`key`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stores `value` under `key`, replacing any previous value as one atomic step.
+     */
+    @Throws(StorageException::class)override fun `set`(`key`: kotlin.String, `value`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(StorageException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_sessionstorage_set(
+        it,
+        
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`value`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Removes `key`; removing a missing key succeeds.
+     */
+    @Throws(StorageException::class)override fun `delete`(`key`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(StorageException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_sessionstorage_delete(
+        it,
+        
+        FfiConverterString.lower(`key`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSessionStorage {
+    internal object `get`: UniffiCallbackInterfaceSessionStorageMethod0 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionStorage.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`get`(
+                    FfiConverterString.lift(`key`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: StorageException -> FfiConverterTypeStorageError.lower(e) }
+            )
+        }
+    }
+    internal object `set`: UniffiCallbackInterfaceSessionStorageMethod1 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionStorage.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`set`(
+                    FfiConverterString.lift(`key`),
+                    FfiConverterString.lift(`value`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: StorageException -> FfiConverterTypeStorageError.lower(e) }
+            )
+        }
+    }
+    internal object `delete`: UniffiCallbackInterfaceSessionStorageMethod2 {
+        override fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSessionStorage.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`delete`(
+                    FfiConverterString.lift(`key`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: StorageException -> FfiConverterTypeStorageError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSessionStorage.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSessionStorage.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSessionStorage.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `get`,
+        `set`,
+        `delete`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionStorage: FfiConverter<SessionStorage, Long> {
+    internal val handleMap = UniffiHandleMap<SessionStorage>()
+
+    override fun lower(value: SessionStorage): Long {
+        if (value is SessionStorageImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SessionStorage {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SessionStorageImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SessionStorage {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SessionStorage) = 8UL
+
+    override fun write(value: SessionStorage, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2534,6 +4366,24 @@ data class ClientConfig (
      * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
      */
     val `clockLeewaySeconds`: kotlin.ULong = 60uL 
+    , 
+    /**
+     * Refresh the session automatically before it expires.
+     */
+    val `autoRefresh`: kotlin.Boolean = true 
+    , 
+    /**
+     * How long before expiry (server time) the automatic refresh happens. Capped at half the
+     * session's lifetime, so a short session is not refreshed in a loop.
+     */
+    val `refreshMarginSeconds`: kotlin.ULong = 300uL 
+    , 
+    /**
+     * True on the first launch after the app was (re)installed; the platform layer finds out
+     * (a marker in app-private storage) and sets it. A session that a previous install left in
+     * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
+     */
+    val `freshInstall`: kotlin.Boolean = false 
     
 ){
     
@@ -2555,6 +4405,9 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalString.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -2563,7 +4416,10 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalString.allocationSize(value.`apiBaseUrl`) +
             FfiConverterOptionalString.allocationSize(value.`appOrigin`) +
             FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`clockLeewaySeconds`)
+            FfiConverterULong.allocationSize(value.`clockLeewaySeconds`) +
+            FfiConverterBoolean.allocationSize(value.`autoRefresh`) +
+            FfiConverterULong.allocationSize(value.`refreshMarginSeconds`) +
+            FfiConverterBoolean.allocationSize(value.`freshInstall`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -2572,6 +4428,9 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalString.write(value.`appOrigin`, buf)
             FfiConverterULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterULong.write(value.`clockLeewaySeconds`, buf)
+            FfiConverterBoolean.write(value.`autoRefresh`, buf)
+            FfiConverterULong.write(value.`refreshMarginSeconds`, buf)
+            FfiConverterBoolean.write(value.`freshInstall`, buf)
     }
 }
 
@@ -2868,6 +4727,145 @@ public object FfiConverterTypeVerifiedCredential: FfiConverterRustBuffer<Verifie
 
 
 
+/**
+ * Where the client's session stands. Identical on every platform.
+ */
+sealed class AuthState {
+    
+    /**
+     * Reading the stored session (right after the client is created). Not signed out: wait.
+     */
+    object Restoring : AuthState()
+    
+    
+    /**
+     * No session. `reason` says how the last one ended; `None` when there was none.
+     */
+    data class SignedOut(
+        val `reason`: xyz.dynamic.byoa.SignOutReason?) : AuthState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Signed in until `session.expires_at` (server time); refreshed ahead of it when
+     * automatic refresh is on.
+     */
+    data class SignedIn(
+        val `session`: xyz.dynamic.byoa.SignedInSession) : AuthState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The secure store could not be read (device locked, protected data not yet available).
+     * The stored session is kept, not deleted; call `auth().restore()` again once the store
+     * is readable (for example when the app becomes active). Not signed out.
+     */
+    data class StorageUnavailable(
+        val `error`: xyz.dynamic.byoa.StorageException) : AuthState()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuthState : FfiConverterRustBuffer<AuthState>{
+    override fun read(buf: ByteBuffer): AuthState {
+        return when(buf.getInt()) {
+            1 -> AuthState.Restoring
+            2 -> AuthState.SignedOut(
+                FfiConverterOptionalTypeSignOutReason.read(buf),
+                )
+            3 -> AuthState.SignedIn(
+                FfiConverterTypeSignedInSession.read(buf),
+                )
+            4 -> AuthState.StorageUnavailable(
+                FfiConverterTypeStorageError.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: AuthState): ULong = when(value) {
+        is AuthState.Restoring -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is AuthState.SignedOut -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalTypeSignOutReason.allocationSize(value.`reason`)
+            )
+        }
+        is AuthState.SignedIn -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeSignedInSession.allocationSize(value.`session`)
+            )
+        }
+        is AuthState.StorageUnavailable -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStorageError.allocationSize(value.`error`)
+            )
+        }
+    }
+
+    override fun write(value: AuthState, buf: ByteBuffer) {
+        when(value) {
+            is AuthState.Restoring -> {
+                buf.putInt(1)
+                Unit
+            }
+            is AuthState.SignedOut -> {
+                buf.putInt(2)
+                FfiConverterOptionalTypeSignOutReason.write(value.`reason`, buf)
+                Unit
+            }
+            is AuthState.SignedIn -> {
+                buf.putInt(3)
+                FfiConverterTypeSignedInSession.write(value.`session`, buf)
+                Unit
+            }
+            is AuthState.StorageUnavailable -> {
+                buf.putInt(4)
+                FfiConverterTypeStorageError.write(value.`error`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -3046,6 +5044,26 @@ sealed class ByoaException: kotlin.Exception() {
             get() = ""
     }
     
+    class SignInCancelled(
+        ) : ByoaException() {
+        override val message
+            get() = ""
+    }
+    
+    class NotSignedIn(
+        ) : ByoaException() {
+        override val message
+            get() = ""
+    }
+    
+    class StorageUnavailable(
+        
+        val `error`: StorageException
+        ) : ByoaException() {
+        override val message
+            get() = "error=${ `error` }"
+    }
+    
     class Network(
         
         val `kind`: NetworkErrorKind, 
@@ -3188,19 +5206,24 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.read(buf),
                 )
             19 -> ByoaException.SignInSuperseded()
-            20 -> ByoaException.Network(
+            20 -> ByoaException.SignInCancelled()
+            21 -> ByoaException.NotSignedIn()
+            22 -> ByoaException.StorageUnavailable(
+                FfiConverterTypeStorageError.read(buf),
+                )
+            23 -> ByoaException.Network(
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 FfiConverterString.read(buf),
                 )
-            21 -> ByoaException.InvalidResponse(
+            24 -> ByoaException.InvalidResponse(
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            22 -> ByoaException.InvalidConfiguration(
+            25 -> ByoaException.InvalidConfiguration(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            23 -> ByoaException.Internal(
+            26 -> ByoaException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3312,6 +5335,19 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.SignInSuperseded -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+            )
+            is ByoaException.SignInCancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ByoaException.NotSignedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ByoaException.StorageUnavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeStorageError.allocationSize(value.`error`)
             )
             is ByoaException.Network -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -3445,26 +5481,39 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 buf.putInt(19)
                 Unit
             }
-            is ByoaException.Network -> {
+            is ByoaException.SignInCancelled -> {
                 buf.putInt(20)
+                Unit
+            }
+            is ByoaException.NotSignedIn -> {
+                buf.putInt(21)
+                Unit
+            }
+            is ByoaException.StorageUnavailable -> {
+                buf.putInt(22)
+                FfiConverterTypeStorageError.write(value.`error`, buf)
+                Unit
+            }
+            is ByoaException.Network -> {
+                buf.putInt(23)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidResponse -> {
-                buf.putInt(21)
+                buf.putInt(24)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidConfiguration -> {
-                buf.putInt(22)
+                buf.putInt(25)
                 FfiConverterString.write(value.`field`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.Internal -> {
-                buf.putInt(23)
+                buf.putInt(26)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -3683,6 +5732,95 @@ public object FfiConverterTypeNetworkErrorKind: FfiConverterRustBuffer<NetworkEr
 
 
 
+
+
+/**
+ * Why the provider could not supply a JWT.
+ */
+sealed class ProviderException: kotlin.Exception() {
+    
+    /**
+     * The user must sign in interactively (the provider's own session has ended).
+     */
+    class InteractionRequired(
+        
+        val `detail`: kotlin.String
+        ) : ProviderException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    class Failed(
+        
+        val `detail`: kotlin.String
+        ) : ProviderException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ProviderException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ProviderException = FfiConverterTypeProviderError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProviderError : FfiConverterRustBuffer<ProviderException> {
+    override fun read(buf: ByteBuffer): ProviderException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ProviderException.InteractionRequired(
+                FfiConverterString.read(buf),
+                )
+            2 -> ProviderException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ProviderException): ULong {
+        return when(value) {
+            is ProviderException.InteractionRequired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is ProviderException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ProviderException, buf: ByteBuffer) {
+        when(value) {
+            is ProviderException.InteractionRequired -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is ProviderException.Failed -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * Why Dynamic refused an external JWT, read from its message (free text on the wire).
  */
@@ -3730,6 +5868,165 @@ public object FfiConverterTypeRejectionReason: FfiConverterRustBuffer<RejectionR
 }
 
 
+
+
+
+/**
+ * Why a session ended.
+ */
+
+enum class SignOutReason {
+    
+    /**
+     * The app called `sign_out()`.
+     */
+    USER_INTENT,
+    /**
+     * The session reached its expiry (server time) without being refreshed.
+     */
+    EXPIRED,
+    /**
+     * Dynamic refused to refresh the session (HTTP 401).
+     */
+    REFRESH_UNAUTHORIZED,
+    /**
+     * Dynamic says the session was revoked (signed out elsewhere, or by an administrator).
+     */
+    REVOKED,
+    /**
+     * A sign-in as a different user replaced the session. A `SignedIn` state follows.
+     */
+    REPLACED,
+    /**
+     * The stored session could not be decoded (or came from an unknown record version); it
+     * was treated as absent. The record is left in place, not deleted.
+     */
+    STORAGE_CORRUPT,
+    /**
+     * The app reported a fresh install: a session stored by a previous install was deleted
+     * rather than restored.
+     */
+    FRESH_INSTALL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignOutReason: FfiConverterRustBuffer<SignOutReason> {
+    override fun read(buf: ByteBuffer) = try {
+        SignOutReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SignOutReason) = 4UL
+
+    override fun write(value: SignOutReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Why a storage call failed.
+ */
+sealed class StorageException: kotlin.Exception() {
+    
+    /**
+     * Temporarily unreadable or unwritable: the device is locked, protected data is not
+     * available yet (iOS prewarming, before first unlock), the keystore is busy. Retried later;
+     * never read as "no session".
+     */
+    class Unavailable(
+        
+        val `detail`: kotlin.String
+        ) : StorageException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Failed for another reason (I/O error, corrupted keystore entry).
+     */
+    class Failed(
+        
+        val `detail`: kotlin.String
+        ) : StorageException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<StorageException> {
+        override fun lift(error_buf: RustBuffer.ByValue): StorageException = FfiConverterTypeStorageError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStorageError : FfiConverterRustBuffer<StorageException> {
+    override fun read(buf: ByteBuffer): StorageException {
+        
+
+        return when(buf.getInt()) {
+            1 -> StorageException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            2 -> StorageException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: StorageException): ULong {
+        return when(value) {
+            is StorageException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is StorageException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: StorageException, buf: ByteBuffer) {
+        when(value) {
+            is StorageException.Unavailable -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is StorageException.Failed -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
@@ -3791,6 +6088,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeExternalJwtProvider: FfiConverterRustBuffer<ExternalJwtProvider?> {
+    override fun read(buf: ByteBuffer): ExternalJwtProvider? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeExternalJwtProvider.read(buf)
+    }
+
+    override fun allocationSize(value: ExternalJwtProvider?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeExternalJwtProvider.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ExternalJwtProvider?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeExternalJwtProvider.write(value, buf)
         }
     }
 }
@@ -3865,6 +6194,38 @@ public object FfiConverterOptionalTypeSignedInSession: FfiConverterRustBuffer<Si
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeSignOutReason: FfiConverterRustBuffer<SignOutReason?> {
+    override fun read(buf: ByteBuffer): SignOutReason? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSignOutReason.read(buf)
+    }
+
+    override fun allocationSize(value: SignOutReason?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSignOutReason.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SignOutReason?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSignOutReason.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -3921,5 +6282,33 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
 
 
 
+
+        /**
+         * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
+         * desktop tools and tests; on phones use the platform's secure store.
+         */ fun `fileStorage`(`directory`: kotlin.String): SessionStorage {
+            return FfiConverterTypeSessionStorage.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_file_storage(
+    
+        
+        FfiConverterString.lower(`directory`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * An in-memory store, for platforms and tests that keep nothing between launches.
+         */ fun `memoryStorage`(): SessionStorage {
+            return FfiConverterTypeSessionStorage.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_memory_storage(
+    
+        _status)
+}
+    )
+    }
+    
 
 

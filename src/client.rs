@@ -1,0 +1,584 @@
+//! The client's core: the async operations (sign-in, refresh, sign-out, restore) around the
+//! state machine in `lifecycle`. The exported objects in `ffi` delegate here.
+//!
+//! Every operation follows one pattern: take a ticket from the state machine, do the network or
+//! storage work without holding any lock, then hand the result back to the state machine, which
+//! keeps it only if nothing newer happened meanwhile.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use dynamic_byoa_contract::{VerifyResponse, paths};
+
+use crate::clock::Clock;
+use crate::config::{ClientConfig, Settings};
+use crate::error::{ByoaError, Error};
+use crate::events::{AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason};
+use crate::exchange::{self, SignInWithExternalJwtParams};
+use crate::jwks::SessionKeys;
+use crate::lifecycle::{AfterRestore, Found, Lifecycle, RefreshTicket, RestorePlan, SignInTicket};
+use crate::provider::ExternalJwtProvider;
+use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
+use crate::single_flight::SingleFlight;
+use crate::storage::{SessionStorage, StorageError, StoredSession, session_key};
+use crate::transport::{Reply, Transport};
+
+/// Longest a sign-out waits for the server to acknowledge the revocation.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// First pause after a failed automatic refresh; doubled per failure up to `MAX_RETRY_PAUSE`.
+const FIRST_RETRY_PAUSE: i64 = 10;
+const MAX_RETRY_PAUSE: i64 = 300;
+
+/// Concurrent sign-ins with the same parameters share one request: (jwt, user id, key, epoch).
+type SignInKey = (String, String, Option<String>, u64);
+
+pub(crate) struct Core {
+    settings: Arc<Settings>,
+    transport: Transport,
+    clock: Arc<dyn Clock>,
+    storage: Arc<dyn SessionStorage>,
+    storage_key: String,
+    /// Orders every access to the store: a write computed from an older state can never land
+    /// after one computed from a newer state. Guards the store, not the session state (which
+    /// lives in `lifecycle` and is never locked across an await).
+    storage_gate: tokio::sync::Mutex<()>,
+    lifecycle: Arc<Lifecycle>,
+    keys: SessionKeys,
+    provider: Mutex<Option<Arc<dyn ExternalJwtProvider>>>,
+    sign_ins: SingleFlight<SignInKey, Result<SignedInSession, ByoaError>>,
+    refreshes: SingleFlight<(), Result<SignedInSession, ByoaError>>,
+    restores: SingleFlight<(), AuthState>,
+    reexchanges: SingleFlight<(), Option<SignedInSession>>,
+    /// Automatic refresh failures in a row, and when the next attempt may be made (server time).
+    retry: Mutex<RetryState>,
+    /// The fresh-install reset is due at the first successful read of the store.
+    fresh_install_pending: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct RetryState {
+    failures: u32,
+    not_before: Option<i64>,
+}
+
+impl Core {
+    pub fn new(
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        provider: Option<Arc<dyn ExternalJwtProvider>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, Error> {
+        let settings = Arc::new(Settings::try_from(config)?);
+        let core = Arc::new(Self {
+            transport: Transport::new(settings.clone())?,
+            storage_key: session_key(&settings.environment_id),
+            fresh_install_pending: settings.fresh_install.into(),
+            settings,
+            clock,
+            storage,
+            storage_gate: tokio::sync::Mutex::new(()),
+            lifecycle: Lifecycle::new(),
+            keys: SessionKeys::default(),
+            provider: Mutex::new(provider),
+            sign_ins: SingleFlight::default(),
+            refreshes: SingleFlight::default(),
+            restores: SingleFlight::default(),
+            reexchanges: SingleFlight::default(),
+            retry: Mutex::new(RetryState::default()),
+        });
+        Ok(core)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
+    }
+
+    // --- Reading (synchronous) ---
+
+    pub fn state(&self) -> AuthState {
+        self.notice_expiry();
+        self.lifecycle.state()
+    }
+
+    /// The session, unless it has expired (then the scheduler is woken to end or renew it).
+    pub fn current_session(&self) -> Option<Session> {
+        self.notice_expiry();
+        self.lifecycle
+            .session()
+            .filter(|s| self.server_now() < s.expires_at_unix())
+    }
+
+    pub fn tokens(&self) -> Option<Arc<SessionTokens>> {
+        self.current_session().map(|s| s.tokens)
+    }
+
+    /// An expired session noticed by a synchronous call (say, after the app was suspended past
+    /// its expiry) is handed to the scheduler, which ends or renews it.
+    fn notice_expiry(&self) {
+        if self.lifecycle.expired_session(self.server_now()).is_some() {
+            self.lifecycle.poke();
+        }
+    }
+
+    pub fn add_listener(self: &Arc<Self>, listener: Arc<dyn AuthListener>) -> ListenerHandle {
+        let id = self.lifecycle.add_listener(listener);
+        let owner: Arc<dyn ListenerOwner> = self.lifecycle.clone();
+        ListenerHandle {
+            id,
+            owner: Arc::downgrade(&owner),
+        }
+    }
+
+    pub fn set_provider(&self, provider: Option<Arc<dyn ExternalJwtProvider>>) {
+        *self.provider.lock().unwrap_or_else(|p| p.into_inner()) = provider;
+    }
+
+    fn provider(&self) -> Option<Arc<dyn ExternalJwtProvider>> {
+        self.provider
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    // --- Sign-in ---
+
+    /// Takes a sign-in's place in line. Called when the app makes the call (not later, when the
+    /// work gets to run), so that a sign-out made after the call always cancels it.
+    pub fn begin_sign_in(&self) -> SignInTicket {
+        self.lifecycle.begin_sign_in()
+    }
+
+    pub async fn sign_in_with_external_jwt(
+        &self,
+        params: SignInWithExternalJwtParams,
+        ticket: SignInTicket,
+    ) -> Result<SignedInSession, Error> {
+        let body = self.checked_body(&params).await?;
+        // Identical calls share one request, unless a sign-out separates them.
+        let key = (
+            body.jwt.clone().unwrap_or_default(),
+            params.external_user_id.clone(),
+            body.session_public_key.clone(),
+            ticket.epoch(),
+        );
+        self.sign_ins
+            .run(key, || async {
+                self.exchange(&body, ticket).await.map_err(ByoaError::from)
+            })
+            .await
+            .map_err(Error::Public)
+    }
+
+    /// The preflight, on the server's clock. A time-window failure before the server's time is
+    /// known may be the device clock's fault, not the token's: ask the server for the time
+    /// (one small request that also fetches the keys the exchange needs) and check again.
+    async fn checked_body(
+        &self,
+        params: &SignInWithExternalJwtParams,
+    ) -> Result<dynamic_byoa_contract::ExternalAuthSigninRequest, Error> {
+        let leeway = self.settings.leeway_seconds;
+        match exchange::signin_body(params, self.server_now(), leeway) {
+            Err(Error::Preflight(problem))
+                if problem.is_time_window() && !self.lifecycle.time_known() =>
+            {
+                if let Ok(date) = self.keys.fetch_server_date(&self.transport).await {
+                    self.learn_server_time(date);
+                }
+                exchange::signin_body(params, self.server_now(), leeway)
+            }
+            checked => checked,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
+        ticket: SignInTicket,
+    ) -> Result<SignedInSession, Error> {
+        // The keys are fetched while the exchange is in flight: one round trip on the critical
+        // path. A failed prefetch is retried (and reported) by `verify`.
+        let (reply, _) = tokio::join!(
+            self.transport
+                .post_json::<_, VerifyResponse>(paths::EXTERNAL_AUTH_SIGNIN, body, None),
+            self.keys.prefetch(&self.transport)
+        );
+        let session = self.accept(reply?).await?;
+        match self.lifecycle.keep_sign_in(ticket, session.clone()) {
+            Ok(replaced) => {
+                self.reset_retries();
+                if let Some(old) = replaced.filter(|old| !old.same_token(&session)) {
+                    self.revoke_in_background(old, SignOutReason::Replaced);
+                }
+                self.persist().await;
+                Ok(session.profile)
+            }
+            Err(discarded) => {
+                // Nobody will use this session: end it on the server too.
+                self.revoke_in_background(session, SignOutReason::Replaced);
+                Err(discarded)
+            }
+        }
+    }
+
+    /// Turns a sign-in or refresh response into a session, after checking its token against
+    /// the environment's keys. A token that fails the check is revoked, never kept.
+    async fn accept(&self, reply: Reply<VerifyResponse>) -> Result<Session, Error> {
+        self.learn_server_time(reply.server_date);
+        let session = Session::from_response(&reply.body, 200, self.server_now())?;
+        let verified = self
+            .keys
+            .verify(
+                &self.transport,
+                session.bearer(),
+                &self.settings.environment_id,
+                session.user_id(),
+            )
+            .await;
+        if let Err(error) = verified {
+            self.revoke_in_background(session, SignOutReason::Replaced);
+            return Err(error);
+        }
+        Ok(session)
+    }
+
+    // --- Refresh ---
+
+    pub async fn refresh(&self) -> Result<SignedInSession, Error> {
+        self.restore_if_unsettled().await;
+        self.refreshes
+            .run((), || async {
+                self.refresh_once().await.map_err(ByoaError::from)
+            })
+            .await
+            .map_err(Error::Public)
+    }
+
+    async fn refresh_once(&self) -> Result<SignedInSession, Error> {
+        let ticket = self.lifecycle.begin_refresh()?;
+        let reply = self
+            .transport
+            .post_bearer::<VerifyResponse>(paths::REFRESH, ticket.session.bearer())
+            .await;
+        match reply {
+            Ok(reply) => {
+                let session = self.accept(reply).await?;
+                let kept = self.lifecycle.keep_refresh(&ticket, session)?;
+                self.reset_retries();
+                self.persist().await;
+                Ok(kept)
+            }
+            Err(error) if error.is_unauthorized() => {
+                let reason = if error.says_revoked() {
+                    SignOutReason::Revoked
+                } else {
+                    SignOutReason::RefreshUnauthorized
+                };
+                self.give_up(&ticket, reason).await.ok_or(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The session cannot be extended: re-exchange through the app's provider if there is one,
+    /// else end the session with `reason`. Returns the re-exchanged session.
+    async fn give_up(
+        &self,
+        ticket: &RefreshTicket,
+        reason: SignOutReason,
+    ) -> Option<SignedInSession> {
+        if let Some(renewed) = self.reexchange(&ticket.session).await {
+            return Some(renewed);
+        }
+        if let Some(ended) = self.lifecycle.end_if_current(&ticket.session, reason) {
+            self.persist().await;
+            self.revoke_in_background(ended, reason);
+        }
+        None
+    }
+
+    /// Asks the provider for a JWT of the same external user and signs in with it.
+    async fn reexchange(&self, session: &Session) -> Option<SignedInSession> {
+        let provider = self.provider()?;
+        self.reexchanges
+            .run((), || async {
+                let fetched =
+                    tokio::time::timeout(self.settings.timeout, provider.fetch_external_jwt())
+                        .await;
+                let params = match fetched {
+                    Ok(Ok(params)) => params,
+                    Ok(Err(error)) => {
+                        log::warn!(target: "dynamic_byoa::session", "the JWT provider failed: {}", error.scrubbed_detail());
+                        return None;
+                    }
+                    Err(_) => {
+                        log::warn!(target: "dynamic_byoa::session", "the JWT provider timed out");
+                        return None;
+                    }
+                };
+                let expected = session.profile.user.external_user_id.as_deref();
+                if expected.is_some_and(|id| id != params.external_user_id) {
+                    log::warn!(target: "dynamic_byoa::session", "the JWT provider returned another user's JWT; not used");
+                    return None;
+                }
+                let ticket = self.begin_sign_in();
+                match self.sign_in_with_external_jwt(params, ticket).await {
+                    Ok(session) => Some(session),
+                    Err(error) => {
+                        log::warn!(target: "dynamic_byoa::session", "re-exchange failed: {}", ByoaError::from(error));
+                        None
+                    }
+                }
+            })
+            .await
+    }
+
+    // --- Expiry and automatic refresh ---
+
+    /// Ends (or renews through the provider) a session that has expired.
+    pub async fn handle_expiry(&self) {
+        let Some(expired) = self.lifecycle.expired_session(self.server_now()) else {
+            return;
+        };
+        if self.reexchange(&expired).await.is_some() {
+            return;
+        }
+        if let Some(ended) = self
+            .lifecycle
+            .end_if_current(&expired, SignOutReason::Expired)
+        {
+            self.persist().await;
+            self.revoke_in_background(ended, SignOutReason::Expired);
+        }
+    }
+
+    /// When the scheduler should next act, on the device clock: `None` when signed out.
+    pub fn next_wake(&self) -> Option<SystemTime> {
+        let session = self.lifecycle.session()?;
+        let expires = session.expires_at_unix();
+        let mut at = expires;
+        if self.settings.auto_refresh {
+            let lifetime = (expires - session.received_at).max(0);
+            let margin = self.settings.refresh_margin_seconds.min(lifetime / 2);
+            let mut refresh_at = expires - margin;
+            if let Some(not_before) = self.retry_state().not_before {
+                refresh_at = refresh_at.max(not_before);
+            }
+            at = refresh_at.min(expires);
+        }
+        Some(from_unix_seconds(at - self.lifecycle.server_offset()))
+    }
+
+    /// The scheduler woke: refresh if due, end the session if expired.
+    pub async fn on_wake(&self) {
+        let now = self.server_now();
+        let Some(session) = self.lifecycle.session() else {
+            return;
+        };
+        if now >= session.expires_at_unix() {
+            return self.handle_expiry().await;
+        }
+        let due = self.next_wake().is_some_and(|at| self.clock.now() >= at);
+        if !self.settings.auto_refresh || !due {
+            return;
+        }
+        match self.refresh().await {
+            Ok(_) => {
+                // A server that grants less than the margin must not be asked again at once.
+                if self.next_wake().is_some_and(|at| self.clock.now() >= at) {
+                    self.retry_state().not_before = Some(self.server_now() + MAX_RETRY_PAUSE);
+                }
+            }
+            Err(error) => self.note_refresh_failure(error),
+        }
+    }
+
+    /// Backs off after a failed automatic refresh: 10 s, 20 s, 40 s ... up to 5 minutes, and
+    /// never past expiry (`next_wake` caps it).
+    fn note_refresh_failure(&self, error: Error) {
+        let now = self.server_now();
+        let mut retry = self.retry_state();
+        retry.failures += 1;
+        let pause = (FIRST_RETRY_PAUSE << (retry.failures - 1).min(8)).min(MAX_RETRY_PAUSE);
+        retry.not_before = Some(now + pause);
+        log::warn!(target: "dynamic_byoa::session", "automatic refresh failed ({}); retrying in {pause} s", ByoaError::from(error).code_str());
+    }
+
+    fn retry_state(&self) -> std::sync::MutexGuard<'_, RetryState> {
+        self.retry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reset_retries(&self) {
+        *self.retry_state() = RetryState::default();
+    }
+
+    // --- Sign-out ---
+
+    /// Clears the session locally first (so nothing in flight can bring it back), deletes the
+    /// stored record, then revokes on the server within a bounded time, ignoring failures.
+    pub async fn sign_out(&self) {
+        let ended = self.lifecycle.sign_out(SignOutReason::UserIntent);
+        self.reset_retries();
+        self.persist().await;
+        if let Some(session) = ended {
+            self.revoke(&session, SignOutReason::UserIntent).await;
+        }
+    }
+
+    async fn revoke(&self, session: &Session, reason: SignOutReason) {
+        let result = self
+            .transport
+            .revoke(session.bearer(), reason.logout_header(), REVOKE_TIMEOUT)
+            .await;
+        if let Err(error) = result {
+            log::info!(target: "dynamic_byoa::session", "revoking the ended session failed (ignored): {}", ByoaError::from(error).code_str());
+        }
+    }
+
+    /// Revokes a session nobody uses any more, without making the caller wait.
+    fn revoke_in_background(&self, session: Session, reason: SignOutReason) {
+        let transport = self.transport.clone();
+        let bearer = session.bearer().to_owned();
+        crate::runtime::spawn(async move {
+            let _ = transport
+                .revoke(&bearer, reason.logout_header(), REVOKE_TIMEOUT)
+                .await;
+        });
+    }
+
+    // --- Restore and storage ---
+
+    /// Reads the stored session (unless it was read already) and settles the state. Safe to
+    /// call any time; the state it ends in is returned.
+    pub async fn restore(&self) -> AuthState {
+        self.restores
+            .run((), || async {
+                self.restore_once().await;
+                self.persist().await;
+                self.handle_expiry().await;
+                self.lifecycle.poke();
+                self.lifecycle.state()
+            })
+            .await
+    }
+
+    async fn restore_if_unsettled(&self) {
+        if matches!(
+            self.lifecycle.state(),
+            AuthState::Restoring | AuthState::StorageUnavailable { .. }
+        ) {
+            self.restore().await;
+        }
+    }
+
+    async fn restore_once(&self) {
+        let follow_up = {
+            let _gate = self.storage_gate.lock().await;
+            let RestorePlan::Read { version } = self.lifecycle.begin_restore() else {
+                return;
+            };
+            let found = self.read_record().await;
+            let clock = self.clock.clone();
+            self.lifecycle.finish_restore(
+                version,
+                found,
+                move |offset| clock.now_unix() + offset,
+                self.provider().is_some(),
+            )
+        };
+        if let AfterRestore::Expired(session) = follow_up
+            && self.reexchange(&session).await.is_none()
+        {
+            self.lifecycle.give_up_expired_restore();
+        }
+    }
+
+    /// Reads and decodes the record. Called with the storage gate held.
+    async fn read_record(&self) -> Found {
+        let read = self.call_storage(|storage, key| storage.get(key)).await;
+        let text = match read {
+            Err(error) => {
+                log::warn!(target: "dynamic_byoa::storage", "the session store is unreadable: {}", error.scrubbed());
+                return Found::Unreadable(error);
+            }
+            Ok(None) => return Found::Nothing,
+            Ok(Some(text)) => text,
+        };
+        if self
+            .fresh_install_pending
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return match self.call_storage(|storage, key| storage.delete(key)).await {
+                Ok(()) => Found::DiscardedForFreshInstall,
+                Err(error) => {
+                    self.fresh_install_pending
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    Found::Unreadable(error)
+                }
+            };
+        }
+        match StoredSession::decode(&text) {
+            Ok(record) => Found::Record(record),
+            Err(problem) => {
+                log::warn!(target: "dynamic_byoa::storage", "the stored session is unusable and is ignored: {problem}");
+                Found::Corrupt
+            }
+        }
+    }
+
+    /// Makes the store match the state, if it does not already. A failure is logged and the
+    /// write stays pending: the next operation (or `restore()`) tries again.
+    async fn persist(&self) {
+        let _gate = self.storage_gate.lock().await;
+        let Some(write) = self.lifecycle.pending_write() else {
+            return;
+        };
+        let result = match write.value {
+            Some(value) => self.call_storage(move |s, key| s.set(key, value)).await,
+            None => self.call_storage(|s, key| s.delete(key)).await,
+        };
+        match result {
+            Ok(()) => self.lifecycle.write_done(write.version),
+            Err(error) => {
+                log::warn!(target: "dynamic_byoa::storage", "saving the session failed; will retry: {}", error.scrubbed());
+            }
+        }
+    }
+
+    /// Runs a (possibly blocking) storage call off the async worker.
+    async fn call_storage<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn SessionStorage, String) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let storage = self.storage.clone();
+        let key = self.storage_key.clone();
+        tokio::task::spawn_blocking(move || call(storage.as_ref(), key))
+            .await
+            .unwrap_or_else(|_| {
+                Err(StorageError::Failed {
+                    detail: "the storage implementation panicked".into(),
+                })
+            })
+    }
+
+    // --- Time ---
+
+    /// Unix seconds on the server's clock, as far as it is known.
+    pub fn server_now(&self) -> i64 {
+        self.clock.now_unix() + self.lifecycle.server_offset()
+    }
+
+    fn learn_server_time(&self, server_date: Option<SystemTime>) {
+        if let Some(date) = server_date {
+            self.lifecycle
+                .set_server_offset(unix_seconds(date) - self.clock.now_unix());
+        }
+    }
+}

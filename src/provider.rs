@@ -1,0 +1,45 @@
+//! The app's external-JWT provider: how the client re-exchanges when a session can no longer be
+//! refreshed, instead of signing the user out.
+
+use crate::exchange::SignInWithExternalJwtParams;
+use crate::redact::scrub;
+
+/// Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
+/// (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.
+///
+/// The client calls it when Dynamic refuses to refresh the session (HTTP 401), when the session
+/// has expired (also one found expired at start-up), before giving the session up. It is called
+/// at most once at a time, and its result must be for the same external user: a JWT for another
+/// user is not used. If it fails or takes longer than the request timeout, the session ends as it
+/// would have without it.
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait ExternalJwtProvider: Send + Sync {
+    async fn fetch_external_jwt(&self) -> Result<SignInWithExternalJwtParams, ProviderError>;
+}
+
+/// Why the provider could not supply a JWT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum ProviderError {
+    /// The user must sign in interactively (the provider's own session has ended).
+    #[error("the external provider needs an interactive sign-in: {detail}")]
+    InteractionRequired { detail: String },
+    #[error("the external provider failed: {detail}")]
+    Failed { detail: String },
+}
+
+impl ProviderError {
+    pub(crate) fn scrubbed_detail(&self) -> String {
+        match self {
+            Self::InteractionRequired { detail } | Self::Failed { detail } => scrub(detail),
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ProviderError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed {
+            detail: scrub(&error.reason),
+        }
+    }
+}
