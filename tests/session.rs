@@ -353,6 +353,26 @@ async fn automatic_refresh_fires_before_expiry_and_stops_after_sign_out() {
 }
 
 #[tokio::test]
+async fn a_short_session_is_refreshed_half_way_and_never_in_a_loop() {
+    // One-minute sessions: the five-minute margin is capped at half the lifetime.
+    let fx = Fixture::start_with(|env| env.session_ttl = Duration::from_secs(60)).await;
+    let clock = clock_at_offset(0);
+    let client = fx.client_with(fx.config(), memory(), clock.clone());
+    sign_in(&client, &fx.jwt_for("tim"), "tim").await.unwrap();
+    wait_until("the scheduler waits", || clock.sleepers() == 1).await;
+    clock.advance(Duration::from_secs(25));
+    tokio::task::yield_now().await;
+    assert_eq!(fx.requests(REFRESH), 0, "not before half-way");
+
+    clock.advance(Duration::from_secs(6));
+    wait_until("a refresh at half-way", || fx.requests(REFRESH) == 1).await;
+    // The emulator runs on real time, so its answer still ends within the margin: the client
+    // must not ask again at once.
+    wait_until("the scheduler waits again", || clock.sleepers() == 1).await;
+    assert_eq!(fx.requests(REFRESH), 1);
+}
+
+#[tokio::test]
 async fn a_failing_automatic_refresh_backs_off_then_the_session_expires() {
     let fx = Fixture::start().await;
     let clock = clock_at_offset(0);

@@ -1,10 +1,14 @@
 //! `byoa demo`: the whole flow on loopback, with nothing to configure.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use dynamic_byoa::{ClientConfig, DynamicClient, SignInWithExternalJwtParams, SignedInSession};
+use dynamic_byoa::{
+    AuthListener, AuthState, ClientConfig, DynamicClient, FileStorage, SignInWithExternalJwtParams,
+    SignedInSession,
+};
 use dynamic_byoa_contract::paths;
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, TestIssuer};
 use serde_json::{Value, json};
@@ -20,7 +24,7 @@ pub async fn run() -> CliResult {
     );
 
     let issuer = TestIssuer::start().await?;
-    println!("[1/5] External issuer (stands in for Auth0, Firebase or your own backend)");
+    println!("[1/6] External issuer (stands in for Auth0, Firebase or your own backend)");
     println!("      iss   {}", issuer.issuer());
     println!(
         "      JWKS  {} (ES256, kid {})",
@@ -30,7 +34,7 @@ pub async fn run() -> CliResult {
 
     let environment = EnvironmentConfig::new(ENVIRONMENT_ID, issuer.issuer(), issuer.jwks_url());
     let emulator = Emulator::start(EmulatorConfig::new(vec![environment])).await?;
-    println!("[2/5] Dynamic emulator");
+    println!("[2/6] Dynamic emulator");
     println!("      API base     {}", emulator.base_url());
     println!(
         "      environment  {ENVIRONMENT_ID}, trusting that issuer and verifying signatures with its JWKS"
@@ -40,16 +44,20 @@ pub async fn run() -> CliResult {
     claims["email"] = json!("demo@example.com");
     claims["emailVerified"] = json!(true);
     let external_jwt = issuer.mint(&claims);
-    println!("[3/5] External JWT minted for sub \"{EXTERNAL_USER}\"");
+    println!("[3/6] External JWT minted for sub \"{EXTERNAL_USER}\"");
     println!("      header  {}", segment_json(&external_jwt, 0));
     println!("      claims  {claims}");
     println!("      (the token itself is a credential: it is never printed)");
 
-    let client = DynamicClient::new(
-        ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(emulator.base_url()),
-    )?;
+    // The session is kept in files here, as an app keeps it in the keychain, so that step 6 can
+    // show a restart.
+    let store_dir = std::env::temp_dir().join(format!("byoa-demo-{}", std::process::id()));
+    let config = ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(emulator.base_url());
+    let client =
+        DynamicClient::with_storage(config.clone(), Arc::new(FileStorage::new(&store_dir)), None)?;
+    client.auth().restore().await;
     println!(
-        "[4/5] client.auth().external().signInWithExternalJwt({{ externalJwt, externalUserId: \"{EXTERNAL_USER}\" }})"
+        "[4/6] client.auth().external().signInWithExternalJwt({{ externalJwt, externalUserId: \"{EXTERNAL_USER}\" }})"
     );
     println!(
         "      preflight on the device, then POST {}",
@@ -67,7 +75,7 @@ pub async fn run() -> CliResult {
         println!("      tokens       {tokens} (read with tokens.bearerToken())");
     }
 
-    println!("[5/5] What a refusal looks like");
+    println!("[5/6] What a refusal looks like");
     show_refusal(
         &client,
         "wrong externalUserId",
@@ -86,11 +94,62 @@ pub async fn run() -> CliResult {
 
     let still = client.auth().session().map(|s| s.user.user_id);
     println!(
-        "\nSigned in as {} (the failed attempts kept the session).",
+        "      still signed in as {} (a failed attempt never loses the session)",
         still.unwrap_or_default()
     );
+    drop(client);
+
+    println!("[6/6] The session lifecycle, across an app restart");
+    let client = DynamicClient::with_storage(config, Arc::new(FileStorage::new(&store_dir)), None)?;
+    let _events = client.auth().add_listener(Arc::new(PrintEvents));
+    let restored = client.auth().restore().await;
+    println!(
+        "      restart: restore() -> {} from {} (no network needed)",
+        describe(&restored),
+        store_dir.display()
+    );
+    let refreshed = client.auth().refresh().await?;
+    println!(
+        "      refresh() -> expires {}",
+        httpdate::fmt_http_date(refreshed.expires_at)
+    );
+    client.auth().sign_out().await;
+    println!(
+        "      sign_out() -> stored record deleted: {}; revoked with x-dyn-logout-reason: {}",
+        std::fs::read_dir(&store_dir).map_or(0, |d| d.count()) == 0,
+        emulator
+            .last_logout_reason(ENVIRONMENT_ID)
+            .unwrap_or_else(|| "-".into())
+    );
+    let _ = std::fs::remove_dir_all(&store_dir);
+
+    println!("\nDone: signed in, restored, refreshed and signed out through the native client.");
     emulator.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each state change, as an app's listener would react to it.
+struct PrintEvents;
+
+impl AuthListener for PrintEvents {
+    fn on_state_changed(&self, state: AuthState) {
+        println!("      event: {}", describe(&state));
+    }
+}
+
+fn describe(state: &AuthState) -> String {
+    match state {
+        AuthState::Restoring => "Restoring".into(),
+        AuthState::SignedIn { session } => format!(
+            "SignedIn({})",
+            session.user.external_user_id.as_deref().unwrap_or("-")
+        ),
+        AuthState::SignedOut { reason } => format!(
+            "SignedOut({})",
+            reason.map_or_else(|| "none".to_owned(), |r| r.to_string())
+        ),
+        AuthState::StorageUnavailable { error } => format!("StorageUnavailable({error})"),
+    }
 }
 
 fn params(jwt: &str, user: &str) -> SignInWithExternalJwtParams {

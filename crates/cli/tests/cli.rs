@@ -121,7 +121,16 @@ fn demo_signs_in_through_the_client_against_the_embedded_emulator() {
     assert!(stdout.contains("external id  demo-user-42"), "{stdout}");
     assert!(stdout.contains("external_user_id_mismatch"), "{stdout}");
     assert!(stdout.contains("external_auth_rejected"), "{stdout}");
-    assert!(stdout.contains("Signed in as "), "{stdout}");
+    assert!(stdout.contains("still signed in as "), "{stdout}");
+    assert!(
+        stdout.contains("restore() -> SignedIn(demo-user-42)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("event: SignedOut(user_intent)"), "{stdout}");
+    assert!(
+        stdout.contains("x-dyn-logout-reason: user-intent"),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains("eyJ"),
         "no token is ever printed:\n{stdout}"
