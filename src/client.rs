@@ -16,7 +16,9 @@ use crate::error::{ByoaError, Error};
 use crate::events::{AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason};
 use crate::exchange::{self, SignInWithExternalJwtParams};
 use crate::jwks::SessionKeys;
-use crate::lifecycle::{AfterRestore, Found, Lifecycle, RefreshTicket, RestorePlan, SignInTicket};
+use crate::lifecycle::{
+    AfterRestore, Found, Lifecycle, RefreshTicket, Renewal, RestorePlan, SignInTicket,
+};
 use crate::provider::ExternalJwtProvider;
 use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
 use crate::single_flight::SingleFlight;
@@ -49,6 +51,8 @@ pub(crate) struct Core {
     refreshes: SingleFlight<(), Result<SignedInSession, ByoaError>>,
     restores: SingleFlight<(), AuthState>,
     reexchanges: SingleFlight<(), Option<SignedInSession>>,
+    /// The expired session a start-up restore is renewing through the provider.
+    restoring: Mutex<Option<Session>>,
     /// Automatic refresh failures in a row, and when the next attempt may be made (server time).
     retry: Mutex<RetryState>,
     /// The fresh-install reset is due at the first successful read of the store.
@@ -59,6 +63,8 @@ pub(crate) struct Core {
 struct RetryState {
     failures: u32,
     not_before: Option<i64>,
+    /// Failed storage writes in a row (the scheduler retries them with backoff).
+    write_failures: u32,
 }
 
 impl Core {
@@ -84,6 +90,7 @@ impl Core {
             refreshes: SingleFlight::default(),
             restores: SingleFlight::default(),
             reexchanges: SingleFlight::default(),
+            restoring: Mutex::new(None),
             retry: Mutex::new(RetryState::default()),
         });
         Ok(core)
@@ -169,9 +176,12 @@ impl Core {
             body.session_public_key.clone(),
             ticket.epoch(),
         );
+        self.persist().await;
         self.sign_ins
             .run(key, || async {
-                self.exchange(&body, ticket).await.map_err(ByoaError::from)
+                self.exchange(&body, ticket, None)
+                    .await
+                    .map_err(ByoaError::from)
             })
             .await
             .map_err(Error::Public)
@@ -202,6 +212,7 @@ impl Core {
         &self,
         body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
         ticket: SignInTicket,
+        renewing: Option<&Renewal>,
     ) -> Result<SignedInSession, Error> {
         // The keys are fetched while the exchange is in flight: one round trip on the critical
         // path. A failed prefetch is retried (and reported) by `verify`.
@@ -211,7 +222,10 @@ impl Core {
             self.keys.prefetch(&self.transport)
         );
         let session = self.accept(reply?).await?;
-        match self.lifecycle.keep_sign_in(ticket, session.clone()) {
+        match self
+            .lifecycle
+            .keep_sign_in(ticket, renewing, session.clone())
+        {
             Ok(replaced) => {
                 self.reset_retries();
                 if let Some(old) = replaced.filter(|old| !old.same_token(&session)) {
@@ -253,6 +267,7 @@ impl Core {
 
     pub async fn refresh(&self) -> Result<SignedInSession, Error> {
         self.restore_if_unsettled().await;
+        self.persist().await;
         self.refreshes
             .run((), || async {
                 self.refresh_once().await.map_err(ByoaError::from)
@@ -270,6 +285,13 @@ impl Core {
         match reply {
             Ok(reply) => {
                 let session = self.accept(reply).await?;
+                if session.user_id() != ticket.session.user_id() {
+                    self.revoke_in_background(session, SignOutReason::Replaced);
+                    return Err(Error::Incomplete {
+                        status: 200,
+                        detail: "the refresh answered with another user's session",
+                    });
+                }
                 let kept = self.lifecycle.keep_refresh(&ticket, session)?;
                 self.reset_retries();
                 self.persist().await;
@@ -294,21 +316,28 @@ impl Core {
         ticket: &RefreshTicket,
         reason: SignOutReason,
     ) -> Option<SignedInSession> {
-        if let Some(renewed) = self.reexchange(&ticket.session).await {
+        let renewal = Renewal::Session(ticket.session.clone());
+        if let Some(renewed) = self.reexchange(&renewal).await {
             return Some(renewed);
         }
         if let Some(ended) = self.lifecycle.end_if_current(&ticket.session, reason) {
-            self.persist().await;
             self.revoke_in_background(ended, reason);
+            self.persist().await;
         }
         None
     }
 
-    /// Asks the provider for a JWT of the same external user and signs in with it.
-    async fn reexchange(&self, session: &Session) -> Option<SignedInSession> {
+    /// Asks the provider for a JWT of the same external user and exchanges it. The place in
+    /// line is taken before the provider is asked, and the result is kept only if what it renews
+    /// is still current: a sign-out, or a sign-in the user started meanwhile, always wins.
+    async fn reexchange(&self, renewal: &Renewal) -> Option<SignedInSession> {
         let provider = self.provider()?;
         self.reexchanges
             .run((), || async {
+                let ticket = self.begin_sign_in();
+                if !self.lifecycle.is_current(renewal) {
+                    return None;
+                }
                 let fetched =
                     tokio::time::timeout(self.settings.timeout, provider.fetch_external_jwt())
                         .await;
@@ -323,16 +352,22 @@ impl Core {
                         return None;
                     }
                 };
-                let expected = session.profile.user.external_user_id.as_deref();
+                let expected = match renewal {
+                    Renewal::Session(session) => session.profile.user.external_user_id.clone(),
+                    Renewal::Restore => self.restoring_external_user(),
+                };
                 if expected.is_some_and(|id| id != params.external_user_id) {
                     log::warn!(target: "dynamic_byoa::session", "the JWT provider returned another user's JWT; not used");
                     return None;
                 }
-                let ticket = self.begin_sign_in();
-                match self.sign_in_with_external_jwt(params, ticket).await {
+                let exchanged = match self.checked_body(&params).await {
+                    Ok(body) => self.exchange(&body, ticket, Some(renewal)).await,
+                    Err(error) => Err(error),
+                };
+                match exchanged {
                     Ok(session) => Some(session),
                     Err(error) => {
-                        log::warn!(target: "dynamic_byoa::session", "re-exchange failed: {}", ByoaError::from(error));
+                        log::warn!(target: "dynamic_byoa::session", "re-exchange failed: {}", ByoaError::from(error).code_str());
                         None
                     }
                 }
@@ -340,44 +375,88 @@ impl Core {
             .await
     }
 
+    /// The external user of the expired session a restore is renewing.
+    fn restoring_external_user(&self) -> Option<String> {
+        self.restoring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|s| s.profile.user.external_user_id.clone())
+    }
+
     // --- Expiry and automatic refresh ---
 
-    /// Ends (or renews through the provider) a session that has expired.
+    /// Ends (or renews through the provider) a session that has expired. Before ending it, the
+    /// server is asked for the time (one small request): the device clock may have been changed
+    /// since it was calibrated, and a live session must not be thrown away for that. Offline,
+    /// the device clock is trusted.
     pub async fn handle_expiry(&self) {
+        if self.lifecycle.expired_session(self.server_now()).is_none() {
+            return;
+        }
+        self.recalibrate().await;
         let Some(expired) = self.lifecycle.expired_session(self.server_now()) else {
+            self.lifecycle.poke();
             return;
         };
-        if self.reexchange(&expired).await.is_some() {
+        if self
+            .reexchange(&Renewal::Session(expired.clone()))
+            .await
+            .is_some()
+        {
             return;
         }
         if let Some(ended) = self
             .lifecycle
             .end_if_current(&expired, SignOutReason::Expired)
         {
-            self.persist().await;
             self.revoke_in_background(ended, SignOutReason::Expired);
+            self.persist().await;
+        }
+    }
+
+    /// Learns the server's time now (from the keys request's `Date`); failures are ignored.
+    async fn recalibrate(&self) {
+        if let Ok(date) = self.keys.fetch_server_date(&self.transport).await {
+            self.learn_server_time(date);
         }
     }
 
     /// When the scheduler should next act, on the device clock: `None` when signed out.
     pub fn next_wake(&self) -> Option<SystemTime> {
-        let session = self.lifecycle.session()?;
+        let write_retry = self.write_retry_at();
+        let Some(session) = self.lifecycle.session() else {
+            return write_retry;
+        };
         let expires = session.expires_at_unix();
         let mut at = expires;
         if self.settings.auto_refresh {
-            let lifetime = (expires - session.received_at).max(0);
+            let lifetime = expires.saturating_sub(session.received_at).max(0);
             let margin = self.settings.refresh_margin_seconds.min(lifetime / 2);
-            let mut refresh_at = expires - margin;
+            let mut refresh_at = expires.saturating_sub(margin);
             if let Some(not_before) = self.retry_state().not_before {
                 refresh_at = refresh_at.max(not_before);
             }
             at = refresh_at.min(expires);
         }
-        Some(from_unix_seconds(at - self.lifecycle.server_offset()))
+        let session_wake = from_unix_seconds(at.saturating_sub(self.lifecycle.server_offset()));
+        Some(write_retry.map_or(session_wake, |retry| retry.min(session_wake)))
     }
 
-    /// The scheduler woke: refresh if due, end the session if expired.
+    /// When to retry a storage write that failed (5 s, 10 s, ... up to a minute after now).
+    fn write_retry_at(&self) -> Option<SystemTime> {
+        let failures = self.retry_state().write_failures;
+        if failures == 0 || !self.lifecycle.is_dirty() {
+            return None;
+        }
+        let pause = (5u64 << (failures - 1).min(4)).min(60);
+        Some(self.clock.now() + std::time::Duration::from_secs(pause))
+    }
+
+    /// The scheduler woke: retry a pending storage write, refresh if due, end the session if
+    /// expired.
     pub async fn on_wake(&self) {
+        self.persist().await;
         let now = self.server_now();
         let Some(session) = self.lifecycle.session() else {
             return;
@@ -421,21 +500,51 @@ impl Core {
 
     // --- Sign-out ---
 
-    /// Clears the session locally first (so nothing in flight can bring it back), deletes the
-    /// stored record, then revokes on the server within a bounded time, ignoring failures.
+    /// Clears the session locally first (so nothing in flight can bring it back), then, at the
+    /// same time, deletes the stored record and revokes on the server within a bounded time,
+    /// ignoring failures. Before the store was read (`Restoring`, `StorageUnavailable`), the
+    /// stored session is read first so that it can be revoked too.
     pub async fn sign_out(&self) {
+        let unread = matches!(
+            self.lifecycle.state(),
+            AuthState::Restoring | AuthState::StorageUnavailable { .. }
+        );
         let ended = self.lifecycle.sign_out(SignOutReason::UserIntent);
         self.reset_retries();
-        self.persist().await;
-        if let Some(session) = ended {
-            self.revoke(&session, SignOutReason::UserIntent).await;
+        let revoke = async {
+            if let Some(session) = &ended {
+                self.revoke(session.bearer(), SignOutReason::UserIntent)
+                    .await;
+            }
+        };
+        let delete = async {
+            let _gate = self.storage_gate.lock().await;
+            let stored = if unread {
+                self.read_stored_bearer().await
+            } else {
+                None
+            };
+            self.persist_locked().await;
+            stored
+        };
+        let ((), stored) = tokio::join!(revoke, delete);
+        if let Some(bearer) = stored {
+            self.revoke(&bearer, SignOutReason::UserIntent).await;
         }
     }
 
-    async fn revoke(&self, session: &Session, reason: SignOutReason) {
+    /// The bearer of the stored record, if it can be read. Called with the storage gate held.
+    async fn read_stored_bearer(&self) -> Option<String> {
+        match self.read_record().await {
+            Found::Record(record) => Some(record.token),
+            _ => None,
+        }
+    }
+
+    async fn revoke(&self, bearer: &str, reason: SignOutReason) {
         let result = self
             .transport
-            .revoke(session.bearer(), reason.logout_header(), REVOKE_TIMEOUT)
+            .revoke(bearer, reason.logout_header(), REVOKE_TIMEOUT)
             .await;
         if let Err(error) = result {
             log::info!(target: "dynamic_byoa::session", "revoking the ended session failed (ignored): {}", ByoaError::from(error).code_str());
@@ -479,23 +588,39 @@ impl Core {
     }
 
     async fn restore_once(&self) {
-        let follow_up = {
+        let read = {
             let _gate = self.storage_gate.lock().await;
-            let RestorePlan::Read { version } = self.lifecycle.begin_restore() else {
-                return;
-            };
-            let found = self.read_record().await;
-            let clock = self.clock.clone();
-            self.lifecycle.finish_restore(
-                version,
-                found,
-                move |offset| clock.now_unix() + offset,
-                self.provider().is_some(),
-            )
+            match self.lifecycle.begin_restore() {
+                RestorePlan::Read { version } => Some((version, self.read_record().await)),
+                RestorePlan::Settled => None,
+            }
         };
-        if let AfterRestore::Expired(session) = follow_up
-            && self.reexchange(&session).await.is_none()
-        {
+        // Applied after the gate is released: listeners hear the result, and may call back into
+        // the client, without the store locked. The version check rejects a stale read.
+        let Some((version, found)) = read else {
+            return;
+        };
+        let clock = self.clock.clone();
+        let follow_up = self
+            .lifecycle
+            .finish_restore(version, found, move |offset| clock.now_unix() + offset);
+        if let AfterRestore::Expired(session) = follow_up {
+            self.settle_expired_restore(session).await;
+        }
+    }
+
+    /// A stored session that looks expired: confirm with the server's clock, then renew it
+    /// through the provider, or give it up as expired.
+    async fn settle_expired_restore(&self, session: Session) {
+        self.recalibrate().await;
+        if self.server_now() < session.expires_at_unix() {
+            self.lifecycle.keep_restored(session);
+            return;
+        }
+        *self.restoring.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        let renewed = self.reexchange(&Renewal::Restore).await;
+        *self.restoring.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if renewed.is_none() {
             self.lifecycle.give_up_expired_restore();
         }
     }
@@ -534,9 +659,14 @@ impl Core {
     }
 
     /// Makes the store match the state, if it does not already. A failure is logged and the
-    /// write stays pending: the next operation (or `restore()`) tries again.
-    async fn persist(&self) {
+    /// write stays pending: the scheduler retries it, and so do the next operations.
+    pub async fn persist(&self) {
         let _gate = self.storage_gate.lock().await;
+        self.persist_locked().await;
+    }
+
+    /// `persist` with the storage gate already held.
+    async fn persist_locked(&self) {
         let Some(write) = self.lifecycle.pending_write() else {
             return;
         };
@@ -545,8 +675,12 @@ impl Core {
             None => self.call_storage(|s, key| s.delete(key)).await,
         };
         match result {
-            Ok(()) => self.lifecycle.write_done(write.version),
+            Ok(()) => {
+                self.lifecycle.write_done(write.version);
+                self.retry_state().write_failures = 0;
+            }
             Err(error) => {
+                self.retry_state().write_failures += 1;
                 log::warn!(target: "dynamic_byoa::storage", "saving the session failed; will retry: {}", error.scrubbed());
             }
         }
@@ -572,7 +706,9 @@ impl Core {
 
     /// Unix seconds on the server's clock, as far as it is known.
     pub fn server_now(&self) -> i64 {
-        self.clock.now_unix() + self.lifecycle.server_offset()
+        self.clock
+            .now_unix()
+            .saturating_add(self.lifecycle.server_offset())
     }
 
     fn learn_server_time(&self, server_date: Option<SystemTime>) {

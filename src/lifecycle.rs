@@ -5,8 +5,8 @@
 //! Three counters make races deterministic:
 //! - sign-in tickets: a sign-in's result is kept only if no sign-in that started later was kept
 //!   first (the last one started wins, whatever order responses arrive in);
-//! - the epoch, bumped by every sign-out: work that started before a sign-out is discarded when
-//!   it finishes, so a sign-out can never be undone by a late response;
+//! - the epoch, bumped by every sign-out the app asks for: work that started before it is
+//!   discarded when it finishes, so a sign-out can never be undone by a late response;
 //! - the version, bumped by every change: storage writes and restores apply only to the state
 //!   they were computed from.
 //!
@@ -62,6 +62,17 @@ impl SignInTicket {
     }
 }
 
+/// What a re-exchange through the app's JWT provider renews: its result is kept only while
+/// that is still the current state. Built once per re-exchange.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+pub(crate) enum Renewal {
+    /// This session, which could not be refreshed or has expired.
+    Session(Session),
+    /// The start-up restore, which found the stored session expired.
+    Restore,
+}
+
 /// The session a refresh started from, from [`Lifecycle::begin_refresh`].
 #[derive(Clone)]
 pub(crate) struct RefreshTicket {
@@ -92,8 +103,8 @@ pub(crate) enum RestorePlan {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum AfterRestore {
     Done,
-    /// The stored session has expired and the app has a JWT provider: try to re-exchange
-    /// before settling on signed-out.
+    /// The stored session looks expired on the device's idea of the server's clock: confirm,
+    /// try the JWT provider, then settle with `keep_restored` or `give_up_expired_restore`.
     Expired(Session),
 }
 
@@ -152,7 +163,11 @@ impl Inner {
 
     /// Ends the session (if any) with `reason`; returns it for revocation.
     fn end(&mut self, reason: SignOutReason) -> Option<Session> {
-        self.epoch += 1;
+        // Only the app's own sign-out cancels sign-ins in flight: a session that merely expired
+        // or was refused must not undo the sign-in the user just started to replace it.
+        if reason == SignOutReason::UserIntent {
+            self.epoch += 1;
+        }
         let ended = self.signed_in().cloned();
         self.enter(Phase::SignedOut(Some(reason)));
         self.dirty = true;
@@ -161,7 +176,21 @@ impl Inner {
     }
 }
 
+impl Inner {
+    fn is_current(&self, renewal: &Renewal) -> bool {
+        match renewal {
+            Renewal::Session(renewed) => self.signed_in().is_some_and(|s| s.same_token(renewed)),
+            Renewal::Restore => matches!(self.phase, Phase::Restoring),
+        }
+    }
+}
+
 impl Lifecycle {
+    /// True while what `renewal` renews is still the current state.
+    pub fn is_current(&self, renewal: &Renewal) -> bool {
+        self.lock().is_current(renewal)
+    }
+
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner {
@@ -229,11 +258,13 @@ impl Lifecycle {
         }
     }
 
-    /// Keeps a sign-in's session unless a sign-out started after it (`Cancelled`) or a later
-    /// sign-in was kept first (`Superseded`). Returns the session it replaced, if any.
+    /// Keeps a sign-in's session unless a sign-out started after it (`Cancelled`), a later
+    /// sign-in was kept first (`Superseded`), or, for a renewal, what it renews is no longer
+    /// current (`Superseded`). Returns the session it replaced, if any.
     pub fn keep_sign_in(
         &self,
         ticket: SignInTicket,
+        renewing: Option<&Renewal>,
         session: Session,
     ) -> Result<Option<Session>, Error> {
         let replaced = self.transition(|inner| {
@@ -241,6 +272,9 @@ impl Lifecycle {
                 return Err(Error::Cancelled);
             }
             if ticket.number < inner.kept {
+                return Err(Error::Superseded);
+            }
+            if renewing.is_some_and(|r| !inner.is_current(r)) {
                 return Err(Error::Superseded);
             }
             inner.kept = ticket.number;
@@ -341,7 +375,6 @@ impl Lifecycle {
         version: u64,
         found: Found,
         server_now_at_offset: impl Fn(i64) -> i64,
-        has_provider: bool,
     ) -> AfterRestore {
         self.transition(|inner| {
             if inner.version != version || inner.settled {
@@ -361,19 +394,17 @@ impl Lifecycle {
                 Found::Record(record) => {
                     // Used for expiry, but not "known": the device clock may have been changed
                     // since the record was written; the next response calibrates again.
-                    inner.server_offset = record.server_clock_offset_seconds;
+                    if !inner.time_known {
+                        inner.server_offset = record.server_clock_offset_seconds;
+                    }
                     let session = Session::from_stored(record);
                     if server_now_at_offset(inner.server_offset) < session.expires_at_unix() {
                         Phase::SignedIn(session)
-                    } else if has_provider {
-                        // Stay `Restoring` while the provider is asked; not settled yet, but
-                        // marked so that a concurrent restore does not read again.
+                    } else {
+                        // Looks expired. Stay `Restoring` (settled, so no second read) while
+                        // the client confirms with the server's clock and asks the provider.
                         inner.settled = true;
                         return AfterRestore::Expired(session);
-                    } else {
-                        // Read fine and expired: deleting it loses nothing.
-                        inner.dirty = true;
-                        Phase::SignedOut(Some(SignOutReason::Expired))
                     }
                 }
             };
@@ -383,7 +414,17 @@ impl Lifecycle {
         })
     }
 
-    /// Settles a restore whose expired session could not be re-exchanged.
+    /// Settles a restore whose stored session turned out not to be expired after all.
+    pub fn keep_restored(&self, session: Session) {
+        self.transition(|inner| {
+            if matches!(inner.phase, Phase::Restoring) {
+                inner.enter(Phase::SignedIn(session));
+            }
+        })
+    }
+
+    /// Settles a restore whose expired session could not be re-exchanged. Read fine and
+    /// expired: deleting the record loses nothing.
     pub fn give_up_expired_restore(&self) {
         self.transition(|inner| {
             if matches!(inner.phase, Phase::Restoring) {
@@ -391,6 +432,11 @@ impl Lifecycle {
                 inner.enter(Phase::SignedOut(Some(SignOutReason::Expired)));
             }
         })
+    }
+
+    /// True while the store does not reflect the state (a write failed and is pending).
+    pub fn is_dirty(&self) -> bool {
+        self.lock().dirty
     }
 
     // --- Storage ---
@@ -537,9 +583,10 @@ mod tests {
         let life = Lifecycle::new();
         let first = life.begin_sign_in();
         let second = life.begin_sign_in();
-        life.keep_sign_in(second, session("u2", "t2")).unwrap();
+        life.keep_sign_in(second, None, session("u2", "t2"))
+            .unwrap();
         assert!(matches!(
-            life.keep_sign_in(first, session("u1", "t1")),
+            life.keep_sign_in(first, None, session("u1", "t1")),
             Err(Error::Superseded)
         ));
         assert_eq!(life.session().unwrap().user_id(), "u2");
@@ -551,7 +598,7 @@ mod tests {
         let ticket = life.begin_sign_in();
         life.sign_out(SignOutReason::UserIntent);
         assert!(matches!(
-            life.keep_sign_in(ticket, session("u", "t")),
+            life.keep_sign_in(ticket, None, session("u", "t")),
             Err(Error::Cancelled)
         ));
         assert_eq!(
@@ -568,9 +615,9 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         life.add_listener(recorder.clone());
         let t = life.begin_sign_in();
-        life.keep_sign_in(t, session("alice", "t1")).unwrap();
+        life.keep_sign_in(t, None, session("alice", "t1")).unwrap();
         let t = life.begin_sign_in();
-        let replaced = life.keep_sign_in(t, session("bob", "t2")).unwrap();
+        let replaced = life.keep_sign_in(t, None, session("bob", "t2")).unwrap();
         assert_eq!(replaced.unwrap().user_id(), "alice");
         let seen = recorder.0.lock().unwrap().clone();
         assert_eq!(
@@ -592,10 +639,10 @@ mod tests {
     fn a_refresh_result_for_a_session_that_was_replaced_is_dropped() {
         let life = Lifecycle::new();
         let t = life.begin_sign_in();
-        life.keep_sign_in(t, session("u", "old")).unwrap();
+        life.keep_sign_in(t, None, session("u", "old")).unwrap();
         let refresh = life.begin_refresh().unwrap();
         let t = life.begin_sign_in();
-        life.keep_sign_in(t, session("u", "newer")).unwrap();
+        life.keep_sign_in(t, None, session("u", "newer")).unwrap();
         life.keep_refresh(&refresh, session("u", "refreshed-old"))
             .unwrap();
         assert_eq!(life.session().unwrap().bearer(), "newer");
@@ -615,7 +662,7 @@ mod tests {
         let locked = StorageError::Unavailable {
             detail: "locked".into(),
         };
-        life.finish_restore(version, Found::Unreadable(locked), |_| 0, false);
+        life.finish_restore(version, Found::Unreadable(locked), |_| 0);
         assert!(matches!(life.state(), AuthState::StorageUnavailable { .. }));
         assert!(
             life.pending_write().is_none(),
@@ -631,8 +678,8 @@ mod tests {
             panic!()
         };
         let t = life.begin_sign_in();
-        life.keep_sign_in(t, session("new", "t")).unwrap();
-        life.finish_restore(version, Found::Nothing, |_| 0, false);
+        life.keep_sign_in(t, None, session("new", "t")).unwrap();
+        life.finish_restore(version, Found::Nothing, |_| 0);
         assert_eq!(life.session().unwrap().user_id(), "new");
     }
 

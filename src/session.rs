@@ -283,12 +283,23 @@ impl Session {
     }
 }
 
+/// The time `seconds` after the epoch, saturating instead of overflowing: the value may come
+/// from a server.
 pub(crate) fn from_unix_seconds(seconds: i64) -> SystemTime {
-    if seconds >= 0 {
-        UNIX_EPOCH + Duration::from_secs(seconds as u64)
+    let magnitude = Duration::from_secs(seconds.unsigned_abs());
+    let shifted = if seconds >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
     } else {
-        UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
-    }
+        UNIX_EPOCH.checked_sub(magnitude)
+    };
+    // About 292 billion years either way is beyond any platform's SystemTime; cap at year 9999.
+    shifted.unwrap_or_else(|| {
+        if seconds >= 0 {
+            UNIX_EPOCH + Duration::from_secs(253_402_300_799)
+        } else {
+            UNIX_EPOCH
+        }
+    })
 }
 
 pub(crate) fn unix_seconds(time: SystemTime) -> i64 {

@@ -125,7 +125,25 @@ impl StoredSession {
         if versioned.version != RECORD_VERSION {
             return Err(RecordProblem::UnknownVersion(versioned.version));
         }
-        serde_json::from_str(text).map_err(|e| RecordProblem::Undecodable(scrub(&e.to_string())))
+        let record: Self = serde_json::from_str(text)
+            .map_err(|e| RecordProblem::Undecodable(scrub(&e.to_string())))?;
+        record.check_ranges()?;
+        Ok(record)
+    }
+
+    /// Times from storage are not trusted to be sane: values far outside any real session would
+    /// overflow the arithmetic on them.
+    fn check_ranges(&self) -> Result<(), RecordProblem> {
+        const YEAR_9999: i64 = 253_402_300_799;
+        const TEN_YEARS: i64 = 10 * 366 * 24 * 3600;
+        let sane = (0..=YEAR_9999).contains(&self.expires_at)
+            && (0..=YEAR_9999).contains(&self.received_at)
+            && (-TEN_YEARS..=TEN_YEARS).contains(&self.server_clock_offset_seconds);
+        if sane {
+            Ok(())
+        } else {
+            Err(RecordProblem::Undecodable("a time is out of range".into()))
+        }
     }
 }
 
@@ -197,7 +215,10 @@ impl FileStorage {
     fn write_atomically(&self, path: &Path, value: &str) -> std::io::Result<()> {
         use std::io::Write;
         std::fs::create_dir_all(&self.dir)?;
-        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+        // Unique per write, so that two stores on one directory never share a temporary file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
         let result = (|| {
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create(true).truncate(true);
@@ -228,8 +249,10 @@ fn io_failure(action: &str, path: &Path, error: std::io::Error) -> StorageError 
 impl SessionStorage for FileStorage {
     fn get(&self, key: String) -> Result<Option<String>, StorageError> {
         let path = self.path(&key)?;
-        match std::fs::read_to_string(&path) {
-            Ok(value) => Ok(Some(value)),
+        match std::fs::read(&path) {
+            // Bytes that are not UTF-8 are a corrupt record (reported as such by the client),
+            // not a failing store.
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_failure("read", &path, e)),
         }
@@ -338,6 +361,13 @@ mod tests {
         ));
         assert!(matches!(
             StoredSession::decode(r#"{"version": 1, "token": 5}"#),
+            Err(RecordProblem::Undecodable(_))
+        ));
+        let overflowing = r#"{"version": 1, "token": "t", "expiresAt": 9223372036854775807,
+            "user": {"id": "u", "projectEnvironmentId": "e", "verifiedCredentials": []},
+            "serverClockOffsetSeconds": 0, "receivedAt": 0}"#;
+        assert!(matches!(
+            StoredSession::decode(overflowing),
             Err(RecordProblem::Undecodable(_))
         ));
     }

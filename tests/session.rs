@@ -213,7 +213,7 @@ async fn a_session_found_expired_at_start_is_signed_out_as_expired_and_deleted()
     sign_in(&first, &fx.jwt_for("ivy"), "ivy").await.unwrap();
     drop(first);
 
-    clock.advance(Duration::from_secs(3 * 3600));
+    fx.pass_time(&clock, Duration::from_secs(3 * 3600));
     let client = fx.client_with(fx.config(), keychain.clone(), clock.clone());
     assert_eq!(
         client.auth().restore().await,
@@ -328,12 +328,10 @@ async fn automatic_refresh_fires_before_expiry_and_stops_after_sign_out() {
         .duration_since(clock.now())
         .unwrap()
         .saturating_sub(Duration::from_secs(299));
-    clock.advance(until_due);
-    // The emulator runs on real time, so the refreshed expiry may equal the first: the refresh
-    // shows as the second `SignedIn` (Dynamic's refresh answers `newUser: false`).
+    fx.pass_time(&clock, until_due);
     recorder
         .wait_for("a refreshed session", |s| match s {
-            AuthState::SignedIn { session } => !session.user.new_user,
+            AuthState::SignedIn { session } => session.expires_at > first_expiry,
             _ => false,
         })
         .await;
@@ -347,7 +345,7 @@ async fn automatic_refresh_fires_before_expiry_and_stops_after_sign_out() {
         clock.sleepers() == 0
     })
     .await;
-    clock.advance(Duration::from_secs(48 * 3600));
+    fx.pass_time(&clock, Duration::from_secs(48 * 3600));
     assert_eq!(fx.requests(REFRESH), 1);
     assert_eq!(client.auth().state(), signed_out(SignOutReason::UserIntent));
 }
@@ -360,11 +358,11 @@ async fn a_short_session_is_refreshed_half_way_and_never_in_a_loop() {
     let client = fx.client_with(fx.config(), memory(), clock.clone());
     sign_in(&client, &fx.jwt_for("tim"), "tim").await.unwrap();
     wait_until("the scheduler waits", || clock.sleepers() == 1).await;
-    clock.advance(Duration::from_secs(25));
+    fx.pass_time(&clock, Duration::from_secs(25));
     tokio::task::yield_now().await;
     assert_eq!(fx.requests(REFRESH), 0, "not before half-way");
 
-    clock.advance(Duration::from_secs(6));
+    fx.pass_time(&clock, Duration::from_secs(6));
     wait_until("a refresh at half-way", || fx.requests(REFRESH) == 1).await;
     // The emulator runs on real time, so its answer still ends within the margin: the client
     // must not ask again at once.
@@ -383,16 +381,16 @@ async fn a_failing_automatic_refresh_backs_off_then_the_session_expires() {
     fx.emulator
         .inject_faults(REFRESH, vec![Fault::status(500); 50]);
 
-    clock.set(expiry - Duration::from_secs(299));
+    fx.pass_time(&clock, until(&clock, expiry - Duration::from_secs(299)));
     wait_until("a first refresh attempt", || fx.requests(REFRESH) == 1).await;
     wait_until("the scheduler waits again", || clock.sleepers() == 1).await;
-    clock.advance(Duration::from_secs(5));
+    fx.pass_time(&clock, Duration::from_secs(5));
     tokio::task::yield_now().await;
     assert_eq!(fx.requests(REFRESH), 1, "no retry before the 10 s backoff");
-    clock.advance(Duration::from_secs(5));
+    fx.pass_time(&clock, Duration::from_secs(5));
     wait_until("a retry after 10 s", || fx.requests(REFRESH) == 2).await;
 
-    clock.set(expiry + Duration::from_secs(1));
+    fx.pass_time(&clock, until(&clock, expiry + Duration::from_secs(1)));
     recorder
         .wait_for("expiry", |s| *s == signed_out(SignOutReason::Expired))
         .await;
@@ -409,11 +407,11 @@ async fn a_device_clock_off_by_an_hour_either_way_still_expires_on_server_time()
         config.auto_refresh = false;
         let client = fx.client_with(config, memory(), clock.clone());
         let recorder = Recorder::attach(&client);
-        // Two hours long, so the device's own preflight accepts it even an hour fast.
-        let jwt = fx
-            .issuer
-            .mint(&fx.issuer.claims_for("sam", Duration::from_secs(7200)));
-        sign_in(&client, &jwt, "sam").await.unwrap();
+        // An hour-long JWT, which the device, an hour off, would judge expired (or issued in
+        // the future): the client asks the server for the time before it judges.
+        sign_in(&client, &fx.jwt_for("sam"), "sam")
+            .await
+            .unwrap_or_else(|e| panic!("skew {skew}: {e}"));
         let server_expiry = expires_at(&client);
         let device_expiry = if skew > 0 {
             server_expiry + Duration::from_secs(skew as u64)
@@ -421,14 +419,17 @@ async fn a_device_clock_off_by_an_hour_either_way_still_expires_on_server_time()
             server_expiry - Duration::from_secs(skew.unsigned_abs())
         };
 
-        clock.set(device_expiry - Duration::from_secs(30));
+        fx.pass_time(
+            &clock,
+            until(&clock, device_expiry - Duration::from_secs(30)),
+        );
         assert!(
             client.auth().session().is_some(),
             "skew {skew}: not expired early"
         );
         assert!(client.auth().state().is_signed_in());
 
-        clock.set(device_expiry + Duration::from_secs(30));
+        fx.pass_time(&clock, Duration::from_secs(60));
         assert!(
             client.auth().session().is_none(),
             "skew {skew}: no dead session handed out"
@@ -438,6 +439,40 @@ async fn a_device_clock_off_by_an_hour_either_way_still_expires_on_server_time()
             .wait_for("expiry", |s| *s == signed_out(SignOutReason::Expired))
             .await;
     }
+}
+
+#[tokio::test]
+async fn a_device_clock_changed_after_calibration_does_not_end_a_live_session() {
+    let fx = Fixture::start().await;
+    let clock = clock_at_offset(0);
+    let client = fx.client_with(fx.config(), memory(), clock.clone());
+    let recorder = Recorder::attach(&client);
+    sign_in(&client, &fx.jwt_for("cal"), "cal").await.unwrap();
+    let keys_fetched = fx.requests(JWKS);
+
+    // The user sets the device clock a day ahead; on the server, no time has passed.
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert!(
+        client.auth().tokens().is_none(),
+        "no token that may be dead is handed out"
+    );
+    wait_until("the server's time is asked for", || {
+        fx.requests(JWKS) > keys_fetched
+    })
+    .await;
+    wait_until("the session is usable again", || {
+        client.auth().tokens().is_some()
+    })
+    .await;
+    assert!(client.auth().state().is_signed_in());
+    assert!(
+        !recorder
+            .states()
+            .iter()
+            .any(|s| matches!(s, AuthState::SignedOut { reason: Some(_) })),
+        "{:?}",
+        recorder.states()
+    );
 }
 
 // --- Sign-out ---
@@ -739,7 +774,7 @@ async fn the_provider_renews_a_session_found_expired_at_start() {
     sign_in(&first, &fx.jwt_for("eve"), "eve").await.unwrap();
     drop(first);
 
-    clock.advance(Duration::from_secs(120));
+    fx.pass_time(&clock, Duration::from_secs(120));
     let provider: Arc<dyn ExternalJwtProvider> = provider_for(&fx, "eve");
     let client =
         DynamicClient::with_clock(fx.config(), keychain.clone(), Some(provider), clock.clone())
@@ -834,6 +869,12 @@ async fn when_the_keys_cannot_be_fetched_the_sign_in_fails_and_nothing_is_kept()
 }
 
 // --- helpers ---
+
+/// How long from `clock`'s now until `at`.
+fn until(clock: &ManualClock, at: SystemTime) -> Duration {
+    at.duration_since(clock.now())
+        .expect("a moment in the future")
+}
 
 async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut results = Vec::with_capacity(handles.len());

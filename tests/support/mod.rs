@@ -65,6 +65,14 @@ impl Fixture {
         DynamicClient::with_clock(config, storage, None, clock).expect("valid config")
     }
 
+    /// Lets `by` pass everywhere: on the device (`clock`), at the emulator and at the issuer.
+    /// (Moving only `clock` makes the device clock wrong instead.)
+    pub fn pass_time(&self, clock: &dynamic_byoa::clock::ManualClock, by: Duration) {
+        self.emulator.advance_time(by);
+        self.issuer.advance_time(by);
+        clock.advance(by);
+    }
+
     pub fn requests(&self, route: &str) -> usize {
         self.emulator.request_count(ENV, route)
     }

@@ -36,6 +36,8 @@ pub struct TestIssuer {
 struct Shared {
     key: Mutex<IssuerKey>,
     jwks_requests: AtomicUsize,
+    /// Seconds added to the real clock by `advance_time`.
+    time_offset: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Clone)]
@@ -86,6 +88,7 @@ impl TestIssuer {
         let shared = Arc::new(Shared {
             key: Mutex::new(IssuerKey::generate()),
             jwks_requests: AtomicUsize::new(0),
+            time_offset: std::sync::atomic::AtomicI64::new(0),
         });
         let app = Router::new()
             .route(JWKS_PATH, get(serve_jwks))
@@ -125,9 +128,17 @@ impl TestIssuer {
         *self.shared.key.lock().expect("issuer key lock") = IssuerKey::generate();
     }
 
-    /// `{iss, sub, iat, exp}` for a token valid from now for `ttl`.
+    /// Moves the issuer's clock forward by `by` (for `claims_for`), in step with
+    /// `Emulator::advance_time`.
+    pub fn advance_time(&self, by: Duration) {
+        self.shared
+            .time_offset
+            .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+
+    /// `{iss, sub, iat, exp}` for a token valid from now (on the issuer's clock) for `ttl`.
     pub fn claims_for(&self, sub: &str, ttl: Duration) -> Value {
-        let now = unix_now();
+        let now = unix_now() + self.shared.time_offset.load(Ordering::SeqCst);
         json!({"iss": self.issuer(), "sub": sub, "iat": now, "exp": now + ttl.as_secs() as i64})
     }
 

@@ -108,17 +108,30 @@ impl SigningKey {
             .expect("RS256 signing with a valid key and serialisable claims")
     }
 
-    /// Verifies a token this key signed: RS256 only, `exp` required and checked with `leeway`.
-    /// `aud` is not checked here because it is the caller's origin, which varies.
+    /// Verifies a token this key signed: RS256 only, `exp` required and checked with `leeway`
+    /// against `now` (unix seconds on the emulator's clock, which tests may move). `aud` is not
+    /// checked here because it is the caller's origin, which varies.
     pub(crate) fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
         leeway: Duration,
+        now: i64,
     ) -> Result<T, jsonwebtoken::errors::Error> {
+        use jsonwebtoken::errors::ErrorKind;
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = leeway.as_secs();
+        // `exp` stays required, but is compared with the emulator's clock below, not the host's.
+        validation.validate_exp = false;
         validation.validate_aud = false;
-        jsonwebtoken::decode::<T>(token, &self.inner.decoding, &validation).map(|data| data.claims)
+        let claims: serde_json::Value =
+            jsonwebtoken::decode(token, &self.inner.decoding, &validation)?.claims;
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or(ErrorKind::MissingRequiredClaim("exp".into()))?;
+        if exp < now - leeway.as_secs() as i64 {
+            return Err(ErrorKind::ExpiredSignature.into());
+        }
+        serde_json::from_value(claims).map_err(|e| ErrorKind::Json(std::sync::Arc::new(e)).into())
     }
 }
 
@@ -146,7 +159,7 @@ pub(crate) mod tests {
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
-        let claims: Value = key.verify(&token, Duration::ZERO).unwrap();
+        let claims: Value = key.verify(&token, Duration::ZERO, now()).unwrap();
         assert_eq!(claims["sub"], "u");
     }
 
@@ -155,13 +168,24 @@ pub(crate) mod tests {
         let key = shared_key();
         let token = key.sign(&json!({"sub": "u", "exp": now() - 100}));
         let err = key
-            .verify::<Value>(&token, Duration::from_secs(10))
+            .verify::<Value>(&token, Duration::from_secs(10), now())
             .unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::ExpiredSignature));
         assert!(
-            key.verify::<Value>(&token, Duration::from_secs(1000))
+            key.verify::<Value>(&token, Duration::from_secs(1000), now())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn expiry_is_judged_on_the_given_clock_not_the_hosts() {
+        let key = shared_key();
+        let token = key.sign(&json!({"sub": "u", "exp": now() + 60}));
+        assert!(key.verify::<Value>(&token, Duration::ZERO, now()).is_ok());
+        let err = key
+            .verify::<Value>(&token, Duration::ZERO, now() + 3600)
+            .unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::ExpiredSignature));
     }
 
     #[test]
@@ -188,7 +212,7 @@ pub(crate) mod tests {
             .unwrap();
         let other = SigningKey::from_pkcs1_der(der.as_bytes(), key.kid()).unwrap();
         let token = other.sign(&json!({"exp": now() + 60}));
-        assert!(key.verify::<Value>(&token, Duration::ZERO).is_err());
+        assert!(key.verify::<Value>(&token, Duration::ZERO, now()).is_err());
     }
 
     #[test]

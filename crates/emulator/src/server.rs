@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub host: String,
     /// TCP connections accepted.
     pub connections: Arc<AtomicUsize>,
+    /// Seconds added to the real clock: tests move the emulator's time (`advance_time`).
+    time_offset: std::sync::atomic::AtomicI64,
     state: Mutex<State>,
 }
 
@@ -43,14 +45,21 @@ impl Shared {
         &self.keys[environment_id]
     }
 
-    /// What mints `env`'s session tokens: its key, this host, its session lifetime.
+    /// What mints `env`'s session tokens: its key, this host, its session lifetime, now.
     pub(crate) fn minter<'a>(&'a self, env: &'a EnvironmentConfig) -> Minter<'a> {
         Minter {
             key: self.key(&env.environment_id),
             host: &self.host,
             environment_id: &env.environment_id,
             ttl: env.session_ttl,
+            now: self.now(),
         }
+    }
+
+    /// The emulator's time in unix seconds: the real clock plus the offset tests set. Every
+    /// time decision (minting, expiry checks, the `Date` header) uses it.
+    pub(crate) fn now(&self) -> i64 {
+        crate::tokens::unix_now() + self.time_offset.load(Ordering::SeqCst)
     }
 
     /// The single lock over all mutable state. Callers must not hold it across an `.await`.
@@ -135,6 +144,7 @@ impl Emulator {
             leeway: config.leeway,
             host: addr.to_string(),
             connections: Arc::new(AtomicUsize::new(0)),
+            time_offset: std::sync::atomic::AtomicI64::new(0),
         });
         let router = routes::router(shared.clone(), &base_path);
         let (stop, server) = serve(listener, shared.connections.clone(), router);
@@ -177,6 +187,19 @@ impl Emulator {
     /// order instead of the real handler. Appends to faults already queued.
     pub fn inject_faults(&self, route: &str, faults: Vec<Fault>) {
         self.shared.state().push_faults(route, faults);
+    }
+
+    /// Moves the emulator's clock forward by `by` (tokens it mints, expiry it checks and the
+    /// `Date` header it sends all follow), so tests can let hours pass in no time.
+    pub fn advance_time(&self, by: Duration) {
+        self.shared
+            .time_offset
+            .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+
+    /// The emulator's current time (see [`Emulator::advance_time`]).
+    pub fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(self.shared.now().max(0) as u64)
     }
 
     /// Makes requests to `route` (any environment) wait, after being counted, until the returned

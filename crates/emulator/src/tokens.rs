@@ -25,12 +25,14 @@ pub(crate) struct Minter<'a> {
     pub host: &'a str,
     pub environment_id: &'a str,
     pub ttl: Duration,
+    /// Unix seconds on the emulator's clock.
+    pub now: i64,
 }
 
 impl Minter<'_> {
     /// The 200 body of sign-in and refresh. `expiresAt` equals the access token's `exp`.
     pub(crate) fn verify_response(&self, grant: &Grant) -> VerifyResponse {
-        let claims = self.session_claims(grant, unix_now());
+        let claims = self.session_claims(grant, self.now);
         let id_claims = DynamicIdTokenClaims {
             session: claims.clone(),
             verified_credentials: verified_credentials(&grant.user),
@@ -166,6 +168,7 @@ mod tests {
             host: "127.0.0.1:4000",
             environment_id: "env-1",
             ttl: Duration::from_secs(3600),
+            now: unix_now(),
         }
     }
 
@@ -174,7 +177,11 @@ mod tests {
         let key = shared_key();
         let response = minter(&key).verify_response(&grant(false));
         let claims: DynamicSessionClaims = key
-            .verify(response.minified_jwt.as_deref().unwrap(), Duration::ZERO)
+            .verify(
+                response.minified_jwt.as_deref().unwrap(),
+                Duration::ZERO,
+                unix_now(),
+            )
             .unwrap();
         assert_eq!(claims.sub, "user-1");
         assert_eq!(claims.sid, "sid-1");
@@ -194,7 +201,7 @@ mod tests {
         let key = shared_key();
         let response = minter(&key).verify_response(&grant(true));
         let claims: Value = key
-            .verify(response.jwt.as_deref().unwrap(), Duration::ZERO)
+            .verify(response.jwt.as_deref().unwrap(), Duration::ZERO, unix_now())
             .unwrap();
         assert_eq!(claims["new_user"], json!(true));
         assert_eq!(claims["environment_id"], "env-1");

@@ -111,11 +111,21 @@ pub async fn verify_external_jwt(
     policy: &ExternalJwtPolicy,
     jwks: &JwksCache,
 ) -> Result<VerifiedExternalJwt, Rejection> {
+    verify_external_jwt_at(jwt, policy, jwks, unix_now()).await
+}
+
+/// [`verify_external_jwt`] with time checks at `now` (unix seconds), for the emulator's clock.
+pub(crate) async fn verify_external_jwt_at(
+    jwt: &str,
+    policy: &ExternalJwtPolicy,
+    jwks: &JwksCache,
+    now: i64,
+) -> Result<VerifiedExternalJwt, Rejection> {
     let parsed = ParsedJwt::parse(jwt)?;
     let alg = parsed.algorithm()?;
     let jwk = jwks.key_for(&policy.jwks_url, parsed.kid()).await?;
     parsed.verify_signature(alg, &jwk)?;
-    if let Some(problem) = claim_problems(&parsed.claims, policy, unix_now())
+    if let Some(problem) = claim_problems(&parsed.claims, policy, now)
         .into_iter()
         .next()
     {

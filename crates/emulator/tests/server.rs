@@ -887,3 +887,35 @@ async fn each_environment_signs_with_its_own_key() {
         .unwrap();
     assert_eq!(home.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn advancing_the_emulator_clock_moves_minting_expiry_and_the_date_header() {
+    use reqwest::Method;
+    let f = fixture_with(|env| env.session_ttl = HOUR).await;
+    let first = f.signin_ok("ext-tess").await;
+    let token = first.minified_jwt.clone().unwrap();
+    let check = f.with_bearer(Method::GET, paths::SESSION, &token).await;
+    let date = |r: &reqwest::Response| {
+        httpdate::parse_http_date(r.headers()["date"].to_str().unwrap()).unwrap()
+    };
+    let before = date(&check);
+
+    let two_hours = Duration::from_secs(2 * 3600);
+    f.emulator.advance_time(two_hours);
+    f.issuer.advance_time(two_hours);
+    let expired = f.with_bearer(Method::GET, paths::SESSION, &token).await;
+    assert_eq!(
+        expired.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session ran out"
+    );
+    let moved = date(&expired).duration_since(before).unwrap();
+    assert!(
+        moved >= two_hours && moved < two_hours + Duration::from_secs(60),
+        "{moved:?}"
+    );
+
+    // Tokens the issuer mints now are valid on the emulator's clock, and sessions start from it.
+    let second = f.signin_ok("ext-tess").await;
+    assert!(second.expires_at >= first.expires_at + 2 * 3600);
+}

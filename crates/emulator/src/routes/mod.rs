@@ -25,6 +25,7 @@ use crate::server::Shared;
 
 /// The routes under `base_path` ("" for the root).
 pub(crate) fn router(shared: Arc<Shared>, base_path: &str) -> Router {
+    let shared_for_date = shared.clone();
     let sdk = [
         (paths::EXTERNAL_AUTH_SIGNIN, post(signin::signin)),
         (paths::REFRESH, post(session::refresh)),
@@ -52,6 +53,20 @@ pub(crate) fn router(shared: Arc<Shared>, base_path: &str) -> Router {
     };
     app.fallback(|| async { reply::not_found("Not found") })
         .layer(middleware::from_fn(cors::cors))
+        .layer(middleware::from_fn_with_state(shared_for_date, stamp_date))
+}
+
+/// Sends the emulator's own time as `Date` (hyper would send the host's): clients calibrate
+/// their clocks from it, so it must follow `Emulator::advance_time`.
+async fn stamp_date(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(shared.now().max(0) as u64);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 /// The route a request reached, for [`guard`].

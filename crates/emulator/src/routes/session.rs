@@ -114,7 +114,7 @@ fn authenticate(
     let token = bearer_token(headers).ok_or(Unauthorized("No jwt provided!"))?;
     let bearer: BearerClaims = shared
         .key(&env.environment_id)
-        .verify(token, shared.leeway)
+        .verify(token, shared.leeway, shared.now())
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => Unauthorized("Session token has expired"),
             _ => Unauthorized("Invalid session token"),

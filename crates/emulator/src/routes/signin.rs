@@ -18,7 +18,7 @@ use super::reply;
 use crate::config::EnvironmentConfig;
 use crate::server::Shared;
 use crate::tokens::Grant;
-use crate::verify::{ExternalJwtPolicy, Rejection, VerifiedExternalJwt, verify_external_jwt};
+use crate::verify::{ExternalJwtPolicy, Rejection, VerifiedExternalJwt, verify_external_jwt_at};
 
 /// Checks run in the order a real edge + API would: rate limit, body, environment switch,
 /// session key format, external JWT, then the user cap.
@@ -47,7 +47,8 @@ pub(super) async fn signin(
         let rejection = Rejection::new(ExternalAuthRejection::Malformed, "the body has no jwt");
         return reply::external_auth_rejected(&rejection);
     };
-    let verified = match verify_external_jwt(jwt, &policy(&shared, &env), &shared.jwks).await {
+    let policy = policy(&shared, &env);
+    let verified = match verify_external_jwt_at(jwt, &policy, &shared.jwks, shared.now()).await {
         Ok(verified) => verified,
         Err(rejection) => return reply::external_auth_rejected(&rejection),
     };
