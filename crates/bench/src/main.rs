@@ -206,7 +206,7 @@ fn latency_rows(context: &Context) -> Vec<Row> {
             native: stats::ms(client.p99),
             alternative: stats::ms(raw.p99),
             ratio: format!("client ÷ raw {}", stats::ratio(client.p99, raw.p99)),
-            notes: "most of either number is the emulator (ES256 verify + RS256 mint), built with the same opt-level z profile".to_owned(),
+            notes: "most of either number is the emulator's own work (one ES256 verify, two RS256 signatures per sign-in, built with the same opt-level z profile); the client's cost is the difference".to_owned(),
         },
     ]
 }
