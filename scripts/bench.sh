@@ -5,7 +5,7 @@
 #   3. cold start to a signed-in session: native program vs Dynamic's JS SDK in Node
 #   4. peak RSS of both programs of 3
 #   5. size of the stripped mobile library, and its largest contributors (cargo-bloat)
-#   6. restore from storage (TODO: needs the storage API)
+#   6. restore from storage to a signed-in state, without the network
 # Not part of scripts/test.sh: benchmarks print, humans judge.
 #
 # Needs cargo, Node.js 20+ with npm; installs cargo-bloat (crates.io) when absent and the JS
