@@ -48,6 +48,8 @@ pub(crate) struct Core {
     keys: SessionKeys,
     provider: Mutex<Option<Arc<dyn ExternalJwtProvider>>>,
     sign_ins: SingleFlight<SignInKey, Result<SignedInSession, ByoaError>>,
+    /// The latest place in line among the callers of each sign-in in flight.
+    joined: Mutex<std::collections::HashMap<SignInKey, SignInTicket>>,
     refreshes: SingleFlight<(), Result<SignedInSession, ByoaError>>,
     restores: SingleFlight<(), AuthState>,
     reexchanges: SingleFlight<(), Option<SignedInSession>>,
@@ -87,6 +89,7 @@ impl Core {
             keys: SessionKeys::default(),
             provider: Mutex::new(provider),
             sign_ins: SingleFlight::default(),
+            joined: Mutex::new(std::collections::HashMap::new()),
             refreshes: SingleFlight::default(),
             restores: SingleFlight::default(),
             reexchanges: SingleFlight::default(),
@@ -177,14 +180,45 @@ impl Core {
             ticket.epoch(),
         );
         self.persist().await;
-        self.sign_ins
-            .run(key, || async {
-                self.exchange(&body, ticket, None)
+        // A caller that joins a request in flight brings its (later) place in line with it:
+        // the shared result is kept as if the latest of them had sent it.
+        self.latest_ticket(&key, ticket);
+        let latest = || self.take_latest_ticket(&key).unwrap_or(ticket);
+        let result = self
+            .sign_ins
+            .run(key.clone(), || async {
+                self.exchange(&body, latest, None)
                     .await
                     .map_err(ByoaError::from)
             })
-            .await
-            .map_err(Error::Public)
+            .await;
+        self.forget_ticket(&key, ticket);
+        result.map_err(Error::Public)
+    }
+
+    /// Records `ticket` for the sign-ins in flight with `key`, if it is the latest.
+    fn latest_ticket(&self, key: &SignInKey, ticket: SignInTicket) {
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        let latest = joined.entry(key.clone()).or_insert(ticket);
+        if ticket.number() > latest.number() {
+            *latest = ticket;
+        }
+    }
+
+    fn take_latest_ticket(&self, key: &SignInKey) -> Option<SignInTicket> {
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        joined.remove(key)
+    }
+
+    /// Drops a record a late joiner left after the request it joined was kept.
+    fn forget_ticket(&self, key: &SignInKey, ticket: SignInTicket) {
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        if joined
+            .get(key)
+            .is_some_and(|latest| latest.number() <= ticket.number())
+        {
+            joined.remove(key);
+        }
     }
 
     /// The preflight, on the server's clock. A time-window failure before the server's time is
@@ -208,10 +242,11 @@ impl Core {
         }
     }
 
+    /// `ticket` is read when the result is kept, not before: callers may join meanwhile.
     async fn exchange(
         &self,
         body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
-        ticket: SignInTicket,
+        ticket: impl FnOnce() -> SignInTicket,
         renewing: Option<&Renewal>,
     ) -> Result<SignedInSession, Error> {
         // The keys are fetched while the exchange is in flight: one round trip on the critical
@@ -224,7 +259,7 @@ impl Core {
         let session = self.accept(reply?).await?;
         match self
             .lifecycle
-            .keep_sign_in(ticket, renewing, session.clone())
+            .keep_sign_in(ticket(), renewing, session.clone())
         {
             Ok(replaced) => {
                 self.reset_retries();
@@ -361,7 +396,7 @@ impl Core {
                     return None;
                 }
                 let exchanged = match self.checked_body(&params).await {
-                    Ok(body) => self.exchange(&body, ticket, Some(renewal)).await,
+                    Ok(body) => self.exchange(&body, || ticket, Some(renewal)).await,
                     Err(error) => Err(error),
                 };
                 match exchanged {

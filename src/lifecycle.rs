@@ -56,6 +56,11 @@ pub(crate) struct SignInTicket {
 }
 
 impl SignInTicket {
+    /// The place in line: later sign-ins have larger numbers.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
     /// How many sign-outs had started when the sign-in did.
     pub fn epoch(&self) -> u64 {
         self.epoch

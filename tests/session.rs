@@ -600,6 +600,45 @@ async fn fifty_concurrent_identical_sign_ins_make_one_request() {
 }
 
 #[tokio::test]
+async fn a_caller_joining_an_identical_sign_in_brings_its_later_place_in_line() {
+    // A (jwt1), then B (jwt2), then C (jwt1 again, sharing A's request): C started last, so
+    // jwt1's user must end signed in whichever response arrives first.
+    let fx = Fixture::start().await;
+    for round in 0..4 {
+        let client = fx.client();
+        let (one, two) = (fx.jwt_for("one"), fx.jwt_for("two"));
+        let before = fx.requests(SIGNIN);
+        let hold = fx.emulator.hold(SIGNIN);
+        let call = |jwt: &String, user: &'static str| {
+            let (client, jwt) = (client.clone(), jwt.clone());
+            tokio::spawn(async move { sign_in(&client, &jwt, user).await })
+        };
+        let a = call(&one, "one");
+        wait_until("A's request", || fx.requests(SIGNIN) == before + 1).await;
+        let b = call(&two, "two");
+        wait_until("B's request", || fx.requests(SIGNIN) == before + 2).await;
+        let c = call(&one, "one");
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        hold.release();
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        assert_eq!(
+            fx.requests(SIGNIN),
+            before + 2,
+            "round {round}: C joined A's request"
+        );
+        assert!(a.is_ok() && c.is_ok(), "round {round}: {a:?} {c:?}");
+        assert!(
+            matches!(b, Ok(_) | Err(ByoaError::SignInSuperseded)),
+            "{b:?}"
+        );
+        let user = client.auth().session().unwrap().user.external_user_id;
+        assert_eq!(user.as_deref(), Some("one"), "round {round}");
+    }
+}
+
+#[tokio::test]
 async fn two_environments_side_by_side_are_independent_even_on_one_store() {
     let issuer = dynamic_byoa_emulator::TestIssuer::start().await.unwrap();
     let environments = [ENV, OTHER_ENV]
