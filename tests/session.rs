@@ -357,17 +357,30 @@ async fn a_short_session_is_refreshed_half_way_and_never_in_a_loop() {
     let clock = clock_at_offset(0);
     let client = fx.client_with(fx.config(), memory(), clock.clone());
     sign_in(&client, &fx.jwt_for("tim"), "tim").await.unwrap();
+    let signed_in_at = fx.emulator.now();
     wait_until("the scheduler waits", || clock.sleepers() == 1).await;
     fx.pass_time(&clock, Duration::from_secs(25));
-    tokio::task::yield_now().await;
-    assert_eq!(fx.requests(REFRESH), 0, "not before half-way");
-
     fx.pass_time(&clock, Duration::from_secs(6));
     wait_until("a refresh at half-way", || fx.requests(REFRESH) == 1).await;
-    // The emulator runs on real time, so its answer still ends within the margin: the client
-    // must not ask again at once.
+    // When it arrived (on the emulator's clock) proves it did not come early, after the first
+    // step of 25 s: no negative check that could miss a late, premature wake.
+    let refreshed_at = fx.emulator.request_times(ENV, REFRESH)[0];
+    let after = refreshed_at.duration_since(signed_in_at).unwrap();
+    assert!(
+        after >= Duration::from_secs(29),
+        "refreshed {after:?} after sign-in"
+    );
+
+    // The next refresh is half a lifetime later again, not at once.
     wait_until("the scheduler waits again", || clock.sleepers() == 1).await;
-    assert_eq!(fx.requests(REFRESH), 1);
+    fx.pass_time(&clock, Duration::from_secs(31));
+    wait_until("the second refresh", || fx.requests(REFRESH) == 2).await;
+    let times = fx.emulator.request_times(ENV, REFRESH);
+    let gap = times[1].duration_since(times[0]).unwrap();
+    assert!(
+        gap >= Duration::from_secs(29),
+        "second refresh {gap:?} after the first"
+    );
 }
 
 #[tokio::test]
@@ -385,10 +398,24 @@ async fn a_failing_automatic_refresh_backs_off_then_the_session_expires() {
     wait_until("a first refresh attempt", || fx.requests(REFRESH) == 1).await;
     wait_until("the scheduler waits again", || clock.sleepers() == 1).await;
     fx.pass_time(&clock, Duration::from_secs(5));
-    tokio::task::yield_now().await;
-    assert_eq!(fx.requests(REFRESH), 1, "no retry before the 10 s backoff");
     fx.pass_time(&clock, Duration::from_secs(5));
-    wait_until("a retry after 10 s", || fx.requests(REFRESH) == 2).await;
+    wait_until("a retry", || fx.requests(REFRESH) == 2).await;
+    // Proven by when the requests arrived on the emulator's clock, not by their absence.
+    let times = fx.emulator.request_times(ENV, REFRESH);
+    let pause = times[1].duration_since(times[0]).unwrap();
+    assert!(
+        pause >= Duration::from_secs(10),
+        "retried after {pause:?}, not the 10 s backoff"
+    );
+    wait_until("the scheduler waits again", || clock.sleepers() == 1).await;
+    fx.pass_time(&clock, Duration::from_secs(20));
+    wait_until("a second retry", || fx.requests(REFRESH) == 3).await;
+    let times = fx.emulator.request_times(ENV, REFRESH);
+    let pause = times[2].duration_since(times[1]).unwrap();
+    assert!(
+        pause >= Duration::from_secs(20),
+        "then after {pause:?}: the backoff doubles"
+    );
 
     fx.pass_time(&clock, until(&clock, expiry + Duration::from_secs(1)));
     recorder

@@ -183,6 +183,17 @@ impl Emulator {
         self.shared.state().request_count(environment_id, route)
     }
 
+    /// When each request to `route` for `environment_id` arrived, in order, on the emulator's
+    /// clock (see [`Emulator::advance_time`]): lets a test prove *when* a client acted.
+    pub fn request_times(&self, environment_id: &str, route: &str) -> Vec<std::time::SystemTime> {
+        self.shared
+            .state()
+            .request_times(environment_id, route)
+            .into_iter()
+            .map(|t| std::time::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64))
+            .collect()
+    }
+
     /// The next `faults.len()` requests to `route`, in any environment, get these responses in
     /// order instead of the real handler. Appends to faults already queued.
     pub fn inject_faults(&self, route: &str, faults: Vec<Fault>) {

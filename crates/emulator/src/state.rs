@@ -19,6 +19,8 @@ pub(crate) struct State {
     envs: HashMap<String, EnvState>,
     /// Requests per (environment id, route), faulted ones included.
     counters: HashMap<(String, String), usize>,
+    /// When each request per (environment id, route) arrived, on the emulator's clock.
+    arrivals: HashMap<(String, String), Vec<i64>>,
     /// Pending injected responses per route, any environment.
     faults: HashMap<String, VecDeque<Fault>>,
     /// Routes whose requests wait until their hold is released (`Emulator::hold`).
@@ -44,11 +46,17 @@ impl State {
         self.envs.get_mut(environment_id)
     }
 
-    pub(crate) fn count_request(&mut self, environment_id: &str, route: &str) {
-        *self
-            .counters
-            .entry((environment_id.to_owned(), route.to_owned()))
-            .or_default() += 1;
+    pub(crate) fn count_request(&mut self, environment_id: &str, route: &str, now: i64) {
+        let key = (environment_id.to_owned(), route.to_owned());
+        *self.counters.entry(key.clone()).or_default() += 1;
+        self.arrivals.entry(key).or_default().push(now);
+    }
+
+    pub(crate) fn request_times(&self, environment_id: &str, route: &str) -> Vec<i64> {
+        self.arrivals
+            .get(&(environment_id.to_owned(), route.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) fn request_count(&self, environment_id: &str, route: &str) -> usize {
@@ -355,9 +363,10 @@ mod tests {
     #[test]
     fn counters_and_faults_are_per_route() {
         let mut state = State::new(["e"]);
-        state.count_request("e", "refresh");
-        state.count_request("e", "refresh");
+        state.count_request("e", "refresh", 100);
+        state.count_request("e", "refresh", 160);
         assert_eq!(state.request_count("e", "refresh"), 2);
+        assert_eq!(state.request_times("e", "refresh"), [100, 160]);
         assert_eq!(state.request_count("e", "revoke"), 0);
         state.push_faults("refresh", vec![Fault::status(500), Fault::status(502)]);
         assert_eq!(state.next_fault("refresh").unwrap().status, 500);

@@ -97,7 +97,7 @@ async fn guard(
 ) -> Response {
     let (fault, hold) = {
         let mut state = tag.shared.state();
-        state.count_request(&environment_id, tag.route);
+        state.count_request(&environment_id, tag.route, tag.shared.now());
         (state.next_fault(tag.route), state.hold(tag.route))
     };
     if let Some(mut released) = hold {
