@@ -384,6 +384,23 @@ async fn a_short_session_is_refreshed_half_way_and_never_in_a_loop() {
 }
 
 #[tokio::test]
+async fn dropping_the_client_stops_its_background_task() {
+    let fx = Fixture::start().await;
+    let clock = clock_at_offset(0);
+    let client = fx.client_with(fx.config(), memory(), clock.clone());
+    sign_in(&client, &fx.jwt_for("dot"), "dot").await.unwrap();
+    wait_until("the scheduler waits for the refresh", || {
+        clock.sleepers() == 1
+    })
+    .await;
+    drop(client);
+    wait_until("the scheduler ends with the client", || {
+        clock.sleepers() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_failing_automatic_refresh_backs_off_then_the_session_expires() {
     let fx = Fixture::start().await;
     let clock = clock_at_offset(0);
