@@ -317,3 +317,14 @@ impl SessionStorage for SimulatedKeychain {
 pub fn session_key(environment_id: &str) -> String {
     format!("dynamic_{environment_id}_session")
 }
+
+/// Polls `future` exactly once, as the first `await` of it would; `Some` if that finished it.
+/// (`tokio::time::timeout(Duration::ZERO, ..)` is not this: its zero-length timer may wait for
+/// the next millisecond tick, and the future can complete meanwhile.)
+pub async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut *future).poll(cx) {
+        std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
+}
