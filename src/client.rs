@@ -53,8 +53,6 @@ pub(crate) struct Core {
     refreshes: SingleFlight<(), Result<SignedInSession, ByoaError>>,
     restores: SingleFlight<(), AuthState>,
     reexchanges: SingleFlight<(), Option<SignedInSession>>,
-    /// The expired session a start-up restore is renewing through the provider.
-    restoring: Mutex<Option<Session>>,
     /// Automatic refresh failures in a row, and when the next attempt may be made (server time).
     retry: Mutex<RetryState>,
     /// The fresh-install reset is due at the first successful read of the store.
@@ -93,7 +91,6 @@ impl Core {
             refreshes: SingleFlight::default(),
             restores: SingleFlight::default(),
             reexchanges: SingleFlight::default(),
-            restoring: Mutex::new(None),
             retry: Mutex::new(RetryState::default()),
         });
         Ok(core)
@@ -387,10 +384,8 @@ impl Core {
                         return None;
                     }
                 };
-                let expected = match renewal {
-                    Renewal::Session(session) => session.profile.user.external_user_id.clone(),
-                    Renewal::Restore => self.restoring_external_user(),
-                };
+                let (Renewal::Session(renewed) | Renewal::Restore(renewed)) = renewal;
+                let expected = renewed.profile.user.external_user_id.as_deref();
                 if expected.is_some_and(|id| id != params.external_user_id) {
                     log::warn!(target: "dynamic_byoa::session", "the JWT provider returned another user's JWT; not used");
                     return None;
@@ -408,15 +403,6 @@ impl Core {
                 }
             })
             .await
-    }
-
-    /// The external user of the expired session a restore is renewing.
-    fn restoring_external_user(&self) -> Option<String> {
-        self.restoring
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|s| s.profile.user.external_user_id.clone())
     }
 
     // --- Expiry and automatic refresh ---
@@ -652,10 +638,7 @@ impl Core {
             self.lifecycle.keep_restored(session);
             return;
         }
-        *self.restoring.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
-        let renewed = self.reexchange(&Renewal::Restore).await;
-        *self.restoring.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        if renewed.is_none() {
+        if self.reexchange(&Renewal::Restore(session)).await.is_none() {
             self.lifecycle.give_up_expired_restore();
         }
     }

@@ -74,8 +74,8 @@ impl SignInTicket {
 pub(crate) enum Renewal {
     /// This session, which could not be refreshed or has expired.
     Session(Session),
-    /// The start-up restore, which found the stored session expired.
-    Restore,
+    /// The start-up restore, which found this stored session expired.
+    Restore(Session),
 }
 
 /// The session a refresh started from, from [`Lifecycle::begin_refresh`].
@@ -185,7 +185,7 @@ impl Inner {
     fn is_current(&self, renewal: &Renewal) -> bool {
         match renewal {
             Renewal::Session(renewed) => self.signed_in().is_some_and(|s| s.same_token(renewed)),
-            Renewal::Restore => matches!(self.phase, Phase::Restoring),
+            Renewal::Restore(_) => matches!(self.phase, Phase::Restoring),
         }
     }
 }
