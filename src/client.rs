@@ -8,7 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use dynamic_byoa_contract::{VerifyResponse, paths};
+use dynamic_byoa_contract::{
+    ElevatedAccessTokenClaims, ExternalAuthAssertionResponse, VerifyResponse, paths,
+};
 
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
@@ -22,6 +24,7 @@ use crate::lifecycle::{
 use crate::provider::ExternalJwtProvider;
 use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
 use crate::single_flight::SingleFlight;
+use crate::step_up::{self, ElevatedAccess, ElevatedTokens, VerifyWithExternalJwtParams};
 use crate::storage::{SessionStorage, StorageError, StoredSession, session_key};
 use crate::transport::{Reply, Transport};
 
@@ -30,6 +33,8 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// First pause after a failed automatic refresh; doubled per failure up to `MAX_RETRY_PAUSE`.
 const FIRST_RETRY_PAUSE: i64 = 10;
 const MAX_RETRY_PAUSE: i64 = 300;
+/// How long the bearer must still be valid when a step-up is sent with it.
+const STEP_UP_MIN_TTL: u64 = 30;
 
 /// Concurrent sign-ins with the same parameters share one request: (jwt, user id, key, epoch).
 type SignInKey = (String, String, Option<String>, u64);
@@ -57,6 +62,8 @@ pub(crate) struct Core {
     retry: Mutex<RetryState>,
     /// The fresh-install reset is due at the first successful read of the store.
     fresh_install_pending: std::sync::atomic::AtomicBool,
+    /// Elevated access tokens granted by step-ups, with the session they belong to.
+    elevated: ElevatedTokens,
 }
 
 #[derive(Default)]
@@ -92,6 +99,7 @@ impl Core {
             restores: SingleFlight::default(),
             reexchanges: SingleFlight::default(),
             retry: Mutex::new(RetryState::default()),
+            elevated: ElevatedTokens::default(),
         });
         Ok(core)
     }
@@ -218,22 +226,31 @@ impl Core {
         }
     }
 
-    /// The preflight, on the server's clock. A time-window failure before the server's time is
-    /// known may be the device clock's fault, not the token's: ask the server for the time
-    /// (one small request that also fetches the keys the exchange needs) and check again.
+    /// The preflight, on the server's clock.
     async fn checked_body(
         &self,
         params: &SignInWithExternalJwtParams,
     ) -> Result<dynamic_byoa_contract::ExternalAuthSigninRequest, Error> {
         let leeway = self.settings.leeway_seconds;
-        match exchange::signin_body(params, self.server_now(), leeway) {
+        self.on_server_clock(|now| exchange::signin_body(params, now, leeway))
+            .await
+    }
+
+    /// Runs a preflight `check` at the server's time. A time-window failure before the server's
+    /// time is known may be the device clock's fault, not the token's: ask the server for the
+    /// time (one small request that also fetches the keys the exchange needs) and check again.
+    async fn on_server_clock<T>(
+        &self,
+        check: impl Fn(i64) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match check(self.server_now()) {
             Err(Error::Preflight(problem))
                 if problem.is_time_window() && !self.lifecycle.time_known() =>
             {
                 if let Ok(date) = self.keys.fetch_server_date(&self.transport).await {
                     self.learn_server_time(date);
                 }
-                exchange::signin_body(params, self.server_now(), leeway)
+                check(self.server_now())
             }
             checked => checked,
         }
@@ -339,6 +356,117 @@ impl Core {
             }
             Err(error) => Err(error),
         }
+    }
+
+    // --- An always-fresh access token ---
+
+    /// The current session if its bearer outlives `min_ttl_seconds` (server clock), else the
+    /// session after a refresh: the one in flight if there is one, never a second. With
+    /// `force_refresh`, a refresh made after this call started. Signed out: `NotSignedIn`.
+    pub async fn fresh_session(
+        &self,
+        min_ttl_seconds: u64,
+        force_refresh: bool,
+    ) -> Result<Session, Error> {
+        let seen = self.usable_session().await?;
+        if !force_refresh && self.outlives(&seen, min_ttl_seconds) {
+            return Ok(seen);
+        }
+        self.refresh_after(&seen).await?;
+        self.current_session().ok_or(Error::NotSignedIn)
+    }
+
+    /// The session a call can use: restored if it was not yet, renewed through the provider or
+    /// ended if it expired.
+    async fn usable_session(&self) -> Result<Session, Error> {
+        self.restore_if_unsettled().await;
+        if let AuthState::StorageUnavailable { error } = self.lifecycle.state() {
+            return Err(Error::Storage(error));
+        }
+        if self.lifecycle.expired_session(self.server_now()).is_some() {
+            self.handle_expiry().await;
+        }
+        self.current_session().ok_or(Error::NotSignedIn)
+    }
+
+    /// True when `session` is valid for `min_ttl_seconds` more on the server's clock. A minimum
+    /// over half the session's lifetime counts as half of it: otherwise a server granting short
+    /// sessions would make every call refresh.
+    fn outlives(&self, session: &Session, min_ttl_seconds: u64) -> bool {
+        let expires = session.expires_at_unix();
+        let lifetime = expires.saturating_sub(session.received_at).max(0);
+        let min_ttl = i64::try_from(min_ttl_seconds)
+            .unwrap_or(i64::MAX)
+            .min(lifetime / 2);
+        expires.saturating_sub(self.server_now()) > min_ttl
+    }
+
+    /// Refreshes `seen`, unless it was replaced since the caller looked (a refresh that
+    /// finished meanwhile, or a new sign-in): then the current session is as new as a refresh
+    /// would make it, and no request is sent. Shares the refresh in flight, if any.
+    async fn refresh_after(&self, seen: &Session) -> Result<SignedInSession, Error> {
+        self.persist().await;
+        self.refreshes
+            .run((), || async {
+                if let Some(current) = self.current_session()
+                    && !current.same_token(seen)
+                {
+                    return Ok(current.profile);
+                }
+                self.refresh_once().await.map_err(ByoaError::from)
+            })
+            .await
+            .map_err(Error::Public)
+    }
+
+    // --- Step-up ---
+
+    /// `POST externalAuth/verify` with the session bearer and a fresh assertion from the app's
+    /// provider (contract §4.9). The assertion is checked on the device first, like a sign-in JWT
+    /// plus `scope` and `jti`, and its `sub` must be the signed-in external user. The elevated
+    /// token is checked against the environment's keys and kept with the session.
+    pub async fn verify_with_external_jwt(
+        &self,
+        params: VerifyWithExternalJwtParams,
+    ) -> Result<ElevatedAccess, Error> {
+        let session = self.usable_session().await?;
+        let external_user = session.profile.user.external_user_id.clone();
+        let leeway = self.settings.leeway_seconds;
+        let body = self
+            .on_server_clock(|now| {
+                step_up::assertion_body(&params, external_user.as_deref(), now, leeway)
+            })
+            .await?;
+        let session = self.fresh_session(STEP_UP_MIN_TTL, false).await?;
+        let reply = self
+            .transport
+            .post_json::<_, ExternalAuthAssertionResponse>(
+                paths::EXTERNAL_AUTH_VERIFY,
+                &body,
+                Some(session.bearer()),
+            )
+            .await?;
+        self.learn_server_time(reply.server_date);
+        let token = reply.body.elevated_access_token;
+        let claims: ElevatedAccessTokenClaims = self
+            .keys
+            .verify_claims(
+                &self.transport,
+                &token,
+                &self.settings.environment_id,
+                session.user_id(),
+            )
+            .await?;
+        log::info!(target: "dynamic_byoa::session", "step-up granted scopes [{}] until {}{}", claims.scope, claims.exp, if claims.single_use == Some(true) { ", single use" } else { "" });
+        Ok(self.elevated.keep(&session_ref(&session), token, &claims))
+    }
+
+    /// The elevated token for a call needing `scopes`, if a step-up of this session granted one
+    /// that is unexpired; a single-use token is handed out once.
+    pub fn elevated_access_token(&self, scopes: &[String]) -> Option<String> {
+        let session = self.current_session()?;
+        self.elevated
+            .take(&session_ref(&session), scopes, self.server_now())
     }
 
     /// The session cannot be extended: re-exchange through the app's provider if there is one,
@@ -531,6 +659,7 @@ impl Core {
             AuthState::Restoring | AuthState::StorageUnavailable { .. }
         );
         let ended = self.lifecycle.sign_out(SignOutReason::UserIntent);
+        self.elevated.clear();
         self.reset_retries();
         let revoke = async {
             if let Some(session) = &ended {
@@ -735,4 +864,15 @@ impl Core {
                 .set_server_offset(unix_seconds(date) - self.clock.now_unix());
         }
     }
+}
+
+/// Which session an elevated token belongs to: Dynamic's session id, or the user id when the
+/// server sent none. A token is only handed out while its session is the current one.
+fn session_ref(session: &Session) -> String {
+    session
+        .profile
+        .user
+        .session_id
+        .clone()
+        .unwrap_or_else(|| session.user_id().to_owned())
 }

@@ -165,6 +165,10 @@ pub enum RejectionReason {
     UnsupportedAlgorithm,
     Malformed,
     Disabled,
+    /// Step-up: the assertion's `jti` was used before (each assertion is good for one step-up).
+    Replayed,
+    /// Step-up: the assertion's `sub` is not the signed-in external user.
+    SubjectMismatch,
     /// The message named nothing recognisable; `server_detail` has the text.
     Unknown,
 }
@@ -183,6 +187,8 @@ impl std::fmt::Display for RejectionReason {
             Self::UnsupportedAlgorithm => "unsupported_algorithm",
             Self::Malformed => "malformed",
             Self::Disabled => "disabled",
+            Self::Replayed => "replayed",
+            Self::SubjectMismatch => "subject_mismatch",
             Self::Unknown => "unknown",
         };
         f.write_str(text)
@@ -204,6 +210,8 @@ impl From<Option<ExternalAuthRejection>> for RejectionReason {
             Some(R::UnsupportedAlgorithm) => Self::UnsupportedAlgorithm,
             Some(R::Malformed) => Self::Malformed,
             Some(R::Disabled) => Self::Disabled,
+            Some(R::Replayed) => Self::Replayed,
+            Some(R::SubjectMismatch) => Self::SubjectMismatch,
             None => Self::Unknown,
         }
     }

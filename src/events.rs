@@ -27,6 +27,26 @@ impl AuthState {
     pub fn is_signed_in(&self) -> bool {
         matches!(self, Self::SignedIn { .. })
     }
+
+    /// One line for logs: the state, the Dynamic user id and expiry, or the reason. No profile
+    /// data (emails, names) and no token.
+    pub(crate) fn summary(&self) -> String {
+        match self {
+            Self::Restoring => "restoring".into(),
+            Self::SignedOut { reason: None } => "signed out".into(),
+            Self::SignedOut {
+                reason: Some(reason),
+            } => format!("signed out ({reason:?})"),
+            Self::SignedIn { session } => format!(
+                "signed in (user {}, expires at {})",
+                session.user.user_id,
+                crate::session::unix_seconds(session.expires_at)
+            ),
+            Self::StorageUnavailable { error } => {
+                format!("storage unavailable ({})", error.scrubbed())
+            }
+        }
+    }
 }
 
 /// Why a session ended.

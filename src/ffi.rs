@@ -15,6 +15,7 @@ use crate::events::{AuthListener, AuthState, ListenerHandle};
 use crate::exchange::SignInWithExternalJwtParams;
 use crate::provider::ExternalJwtProvider;
 use crate::session::{SessionTokens, SignedInSession};
+use crate::step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
 use crate::storage::{MemoryStorage, SessionStorage};
 use crate::{runtime, scheduler};
 
@@ -137,6 +138,30 @@ impl AuthModule {
         runtime::run(async move { core.refresh().await }).await
     }
 
+    /// The session's bearer token for a call to the app's backend, valid for at least
+    /// `options.min_ttl_seconds` more (server clock). A token that would expire sooner is
+    /// refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
+    /// newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
+    /// ends the session (as `refresh()` does) and fails with its error.
+    pub async fn access_token(&self, options: AccessTokenOptions) -> Result<String, ByoaError> {
+        let core = self.core.clone();
+        runtime::run(async move {
+            let session = core
+                .fresh_session(options.min_ttl_seconds, options.force_refresh)
+                .await?;
+            Ok(session.bearer().to_owned())
+        })
+        .await
+    }
+
+    /// The elevated access token a step-up (`external().verify_with_external_jwt`) granted this
+    /// session for calls needing every scope in `scopes`, if one is unexpired. Send it as
+    /// `x-dyn-elevated-access-token`. A single-use token is handed out once; all are forgotten at
+    /// sign-out, and none outlives its session or the process.
+    pub fn elevated_access_token(&self, scopes: Vec<String>) -> Option<String> {
+        self.core.elevated_access_token(&scopes)
+    }
+
     /// Signs out: the session is cleared locally and in storage at once (even offline), then
     /// revoked on the server within a few seconds, best effort.
     pub async fn sign_out(&self) {
@@ -177,9 +202,43 @@ impl ExternalAuthModule {
         runtime::run(async move { core.sign_in_with_external_jwt(params, ticket).await }).await
     }
 
+    /// Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
+    /// (`sub` = the signed-in external user, `scope`, `jti`, `exp`), that they are present.
+    /// Returns what the elevated access token allows; read the token itself with
+    /// `auth().elevated_access_token(scopes)` when making the sensitive call. Signed out:
+    /// `not_signed_in`, and nothing is sent.
+    pub async fn verify_with_external_jwt(
+        &self,
+        params: VerifyWithExternalJwtParams,
+    ) -> Result<ElevatedAccess, ByoaError> {
+        let core = self.core.clone();
+        runtime::run(async move { core.verify_with_external_jwt(params).await }).await
+    }
+
     /// Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
     /// the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
     pub fn set_jwt_provider(&self, provider: Option<Arc<dyn ExternalJwtProvider>>) {
         self.core.set_provider(provider);
+    }
+}
+
+/// Options of `auth().access_token()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct AccessTokenOptions {
+    /// The token must stay valid this many seconds more, or it is refreshed first. A value over
+    /// half the session's lifetime counts as half of it.
+    #[uniffi(default = 60)]
+    pub min_ttl_seconds: u64,
+    /// Refresh even if the token is fresh enough.
+    #[uniffi(default = false)]
+    pub force_refresh: bool,
+}
+
+impl Default for AccessTokenOptions {
+    fn default() -> Self {
+        Self {
+            min_ttl_seconds: 60,
+            force_refresh: false,
+        }
     }
 }

@@ -25,6 +25,7 @@ mod exchange;
 mod ffi;
 mod jwks;
 mod lifecycle;
+mod logging;
 pub mod preflight;
 mod provider;
 pub mod redact;
@@ -32,6 +33,7 @@ mod runtime;
 mod scheduler;
 mod session;
 mod single_flight;
+mod step_up;
 mod storage;
 mod transport;
 
@@ -39,10 +41,12 @@ pub use config::{ClientConfig, DEFAULT_REFRESH_MARGIN_SECONDS, DEFAULT_REQUEST_T
 pub use error::{ByoaError, NetworkErrorKind, RejectionReason};
 pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use exchange::SignInWithExternalJwtParams;
-pub use ffi::{AuthModule, DynamicClient, ExternalAuthModule};
+pub use ffi::{AccessTokenOptions, AuthModule, DynamicClient, ExternalAuthModule};
+pub use logging::{LogLevel, Logger, set_logger};
 pub use provider::{ExternalJwtProvider, ProviderError};
 pub use session::{
     CredentialFormat, SessionTokens, SignedInSession, UserProfile, VerifiedCredential,
 };
+pub use step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
 pub use storage::{FileStorage, MemoryStorage, SessionStorage, StorageError};
 pub use transport::SDK_VERSION_HEADER;

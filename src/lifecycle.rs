@@ -516,7 +516,11 @@ impl Lifecycle {
                 // Another thread is delivering; it re-checks the queue before it stops.
                 return;
             }
-            while let Some((state, listeners)) = self.next_event() {
+            while let Some((state, listeners, broadcast)) = self.next_event() {
+                // Logged here, outside the lock: a logger may call back into the client.
+                if broadcast {
+                    log::info!(target: "dynamic_byoa::state", "state: {}", state.summary());
+                }
                 for listener in &listeners {
                     deliver(listener, state.clone());
                 }
@@ -528,7 +532,9 @@ impl Lifecycle {
         }
     }
 
-    fn next_event(&self) -> Option<(AuthState, Vec<Arc<dyn AuthListener>>)> {
+    /// The next queued event, its listeners, and whether it is a change (not a new listener's
+    /// first look at the current state).
+    fn next_event(&self) -> Option<(AuthState, Vec<Arc<dyn AuthListener>>, bool)> {
         let mut inner = self.lock();
         let (state, target) = inner.queue.pop_front()?;
         let listeners = inner
@@ -537,7 +543,7 @@ impl Lifecycle {
             .filter(|(id, _)| target.is_none_or(|t| t == *id))
             .map(|(_, l)| l.clone())
             .collect();
-        Some((state, listeners))
+        Some((state, listeners, target.is_none()))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

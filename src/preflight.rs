@@ -177,6 +177,16 @@ pub fn check(jwt: &str, expect: Expectations<'_>) -> Result<DecodedJwt, Prefligh
     }
 }
 
+/// [`check`] for a step-up assertion (contract §4.9): besides what sign-in requires, `scope`
+/// (what the elevated token will allow) and `jti` (Dynamic accepts each assertion once) must be
+/// non-empty strings.
+pub fn check_assertion(jwt: &str, expect: Expectations<'_>) -> Result<DecodedJwt, PreflightError> {
+    let decoded = check(jwt, expect)?;
+    required_string(&decoded.claims, claim::SCOPE)?;
+    required_string(&decoded.claims, claim::JTI)?;
+    Ok(decoded)
+}
+
 /// Every problem with `jwt` that can be told apart without a signature check, in the order a
 /// developer should fix them. Structural problems stop the diagnosis (nothing else is readable);
 /// claim problems are all reported. `byoa check` prints this list.
@@ -528,6 +538,29 @@ mod tests {
                 external_user_id: "someone-else".into()
             }
         );
+    }
+
+    #[test]
+    fn a_step_up_assertion_also_needs_scope_and_jti() {
+        let mut claims = good_claims();
+        claims["scope"] = json!("wallet:export");
+        claims["jti"] = json!("a-1");
+        let es = es256();
+        assert!(check_assertion(&jwt(es.clone(), claims.clone()), expect(Some("user-1"))).is_ok());
+        for name in ["scope", "jti"] {
+            let mut partial = claims.clone();
+            partial.as_object_mut().unwrap().remove(name);
+            assert!(matches!(
+                check_assertion(&jwt(es.clone(), partial), expect(Some("user-1"))),
+                Err(PreflightError::MissingClaim { claim }) if claim == name
+            ));
+        }
+        let mut empty_scope = claims.clone();
+        empty_scope["scope"] = json!("");
+        assert!(matches!(
+            check_assertion(&jwt(es, empty_scope), expect(Some("user-1"))),
+            Err(PreflightError::InvalidClaim { claim: "scope", .. })
+        ));
     }
 
     #[test]

@@ -167,6 +167,14 @@ impl Transport {
                     if Instant::now() + pause >= deadline {
                         return Err(error);
                     }
+                    log::info!(
+                        target: LOG_TARGET,
+                        "retrying {} {} in {} ms: {}",
+                        call.method,
+                        url_path(&url),
+                        pause.as_millis(),
+                        retry_reason(&error)
+                    );
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
@@ -185,14 +193,15 @@ impl Transport {
         if remaining.is_zero() {
             return Err(Error::Deadline);
         }
+        // Fresh per HTTP request, retries included: each attempt is its own request.
+        let id = request_id();
         let mut request = self
             .http
             .request(call.method.clone(), url)
             .timeout(remaining)
             .header(X_DYN_VERSION, SDK_VERSION_HEADER)
             .header(X_DYN_API_VERSION, API_VERSION)
-            // Fresh per HTTP request, retries included: each attempt is its own request.
-            .header(X_DYN_REQUEST_ID, request_id());
+            .header(X_DYN_REQUEST_ID, &id);
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
@@ -207,7 +216,29 @@ impl Transport {
         if let Some(reason) = call.logout_reason {
             request = request.header(X_DYN_LOGOUT_REASON, reason);
         }
-        let response = request.send().await?;
+        let started = Instant::now();
+        let sent = request.send().await;
+        let elapsed = started.elapsed().as_millis();
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{} {} failed after {elapsed} ms: {} (x-dyn-request-id {id})",
+                    call.method,
+                    url_path(url),
+                    transport_reason(&error),
+                );
+                return Err(error.into());
+            }
+        };
+        log::debug!(
+            target: LOG_TARGET,
+            "{} {} -> {} in {elapsed} ms (x-dyn-request-id {id})",
+            call.method,
+            url_path(url),
+            response.status().as_u16(),
+        );
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -242,6 +273,39 @@ impl Transport {
             retry_after_seconds,
             environment_id: self.settings.environment_id.clone(),
         }
+    }
+}
+
+/// Target of the per-request log lines.
+const LOG_TARGET: &str = "dynamic_byoa::http";
+
+/// The path of `url` (no scheme, host or query) for logs: `/api/v0/sdk/<env>/refresh`.
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("/", |start| &after_scheme[start..]);
+    path.split(['?', '#']).next().unwrap_or(path)
+}
+
+/// Why a request failed, in a few words, for logs: a status or a kind of connection failure.
+fn retry_reason(error: &Error) -> String {
+    match error {
+        Error::Http { status, .. } => format!("HTTP {status}"),
+        Error::Transport(e) => transport_reason(e).into(),
+        other => other.to_string(),
+    }
+}
+
+fn transport_reason(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timed out"
+    } else if is_tls(error) {
+        "TLS failure"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "connection broke"
     }
 }
 
@@ -403,6 +467,16 @@ mod tests {
             let base = BASE_BACKOFF * 2u32.pow(attempt);
             assert!(pause >= base / 2 && pause <= base * 3 / 2, "{pause:?}");
         }
+    }
+
+    #[test]
+    fn logs_show_only_the_path_of_a_url() {
+        assert_eq!(
+            url_path("https://app.dynamicauth.com/api/v0/sdk/e/refresh?x=1"),
+            "/api/v0/sdk/e/refresh"
+        );
+        assert_eq!(url_path("http://127.0.0.1:9/"), "/");
+        assert_eq!(url_path("http://127.0.0.1:9"), "/");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub mod claim {
     pub const EMAIL_VERIFIED: &str = "emailVerified";
     pub const SCOPE: &str = "scope";
     pub const JTI: &str = "jti";
+    /// Elevated access tokens: true when the token may be used once only (contract §4.9).
+    pub const SINGLE_USE: &str = "singleUse";
 }
 
 /// Claims of the access token (`minifiedJwt`, "MinifiedDynamicJwt") the emulator mints and a
@@ -66,4 +68,29 @@ pub struct DynamicIdTokenClaims {
     pub missing_fields: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_user: Option<bool>,
+}
+
+/// Claims of an elevated access token (`elevatedAccessToken` of `externalAuth/verify`, contract
+/// §4.9): a short-lived JWT signed with the environment's session key, sent later as
+/// `x-dyn-elevated-access-token`. The contract names `scope`, `exp` and optional `singleUse`; the
+/// session core (`sub`, `sid`, `environment_id`, `iss`) is the emulator's reading [I], and a
+/// client only relies on what the contract names plus `sub`/`environment_id` for its check.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ElevatedAccessTokenClaims {
+    /// Dynamic user id.
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
+    pub environment_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub iss: String,
+    /// Space-separated scopes the step-up grants.
+    pub scope: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jti: String,
+    #[serde(default, rename = "singleUse", skip_serializing_if = "Option::is_none")]
+    pub single_use: Option<bool>,
 }

@@ -18,6 +18,10 @@ pub enum ExternalAuthRejection {
     UnsupportedAlgorithm,
     Malformed,
     Disabled,
+    /// Step-up only: the assertion's `jti` was used before.
+    Replayed,
+    /// Step-up only: the assertion's `sub` is not the signed-in session's external user.
+    SubjectMismatch,
 }
 
 impl ExternalAuthRejection {
@@ -36,6 +40,8 @@ impl ExternalAuthRejection {
             Self::UnsupportedAlgorithm => "JWT algorithm (alg) is not supported",
             Self::Malformed => "JWT is malformed",
             Self::Disabled => "External auth is not enabled for this environment",
+            Self::Replayed => "JWT id (jti) has already been used",
+            Self::SubjectMismatch => "Subject (sub) is not the session's external user",
         }
     }
 
@@ -46,7 +52,11 @@ impl ExternalAuthRejection {
         let has = |needle: &str| text.contains(needle);
         // Order matters: more specific concepts first ("kid ... jwks" is an unknown key, not an
         // unreachable JWKS; "not yet valid" is not a signature problem).
-        let reason = if has("(alg)") || has("algorithm") {
+        let reason = if has("(jti)") || has("already been used") || has("replay") {
+            Self::Replayed
+        } else if has("(sub)") {
+            Self::SubjectMismatch
+        } else if has("(alg)") || has("algorithm") {
             Self::UnsupportedAlgorithm
         } else if has("(kid)") || has("key id") || has("no matching key") {
             Self::UnknownKey
@@ -74,7 +84,7 @@ impl ExternalAuthRejection {
         Some(reason)
     }
 
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Issuer,
         Self::Audience,
         Self::Expired,
@@ -86,6 +96,8 @@ impl ExternalAuthRejection {
         Self::UnsupportedAlgorithm,
         Self::Malformed,
         Self::Disabled,
+        Self::Replayed,
+        Self::SubjectMismatch,
     ];
 }
 

@@ -193,6 +193,21 @@ pub struct JwksKey {
     pub n: Option<String>,
 }
 
+/// 200 body of `POST externalAuth/verify` (`ExternalAuthAssertionResponse`, contract §4.9).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalAuthAssertionResponse {
+    pub elevated_access_token: String,
+}
+
+impl std::fmt::Debug for ExternalAuthAssertionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalAuthAssertionResponse")
+            .field("elevated_access_token", &"<redacted>")
+            .finish()
+    }
+}
+
 /// `GET nonce` / `GET nonces?count=n` bodies (contract §4.10).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct NonceResponse {

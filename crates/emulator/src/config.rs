@@ -16,6 +16,9 @@ use crate::keys::SigningKey;
 pub const DEFAULT_BASE_PATH: &str = "/api/v0";
 /// Default lifetime of a minted Dynamic session.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+/// Default lifetime of an elevated access token minted by a step-up (`externalAuth/verify`):
+/// short, because it stands for "the user proved presence just now".
+pub const DEFAULT_ELEVATED_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 /// Default clock-skew allowance for `exp`/`nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
@@ -38,6 +41,8 @@ pub struct EnvironmentConfig {
     pub signin_rate_limit_per_minute: Option<u32>,
     /// `security.externalAuth.enabled`; when false every sign-in gets 422.
     pub external_auth_enabled: bool,
+    /// Lifetime of elevated access tokens minted by `externalAuth/verify`.
+    pub elevated_token_ttl: Duration,
 }
 
 impl EnvironmentConfig {
@@ -55,6 +60,7 @@ impl EnvironmentConfig {
             max_users: None,
             signin_rate_limit_per_minute: None,
             external_auth_enabled: true,
+            elevated_token_ttl: DEFAULT_ELEVATED_TOKEN_TTL,
         }
     }
 
@@ -72,6 +78,9 @@ impl EnvironmentConfig {
         }
         if self.session_ttl.as_secs() == 0 {
             return fail("session TTL must be at least one second");
+        }
+        if self.elevated_token_ttl.as_secs() == 0 {
+            return fail("elevated token TTL must be at least one second");
         }
         Ok(())
     }
@@ -200,6 +209,7 @@ struct EnvironmentFile {
     max_users: Option<usize>,
     signin_rate_limit_per_minute: Option<u32>,
     external_auth_enabled: Option<bool>,
+    elevated_token_ttl_seconds: Option<u64>,
 }
 
 impl ConfigFile {
@@ -232,6 +242,9 @@ impl EnvironmentFile {
         env.max_users = self.max_users;
         env.signin_rate_limit_per_minute = self.signin_rate_limit_per_minute;
         env.external_auth_enabled = self.external_auth_enabled.unwrap_or(true);
+        if let Some(seconds) = self.elevated_token_ttl_seconds {
+            env.elevated_token_ttl = Duration::from_secs(seconds);
+        }
         env
     }
 }

@@ -130,6 +130,8 @@ pub(crate) struct EnvState {
     sessions: HashMap<String, SessionRecord>,
     signin_window: RateWindow,
     nonces: HashSet<String>,
+    /// `jti`s of step-up assertions already accepted: each assertion works once.
+    used_assertion_ids: HashSet<String>,
     pub last_logout_reason: Option<String>,
 }
 
@@ -230,6 +232,11 @@ impl EnvState {
             Some(limit) => self.signin_window.admit(now, limit),
             None => Ok(()),
         }
+    }
+
+    /// Records a step-up assertion's `jti`; false when it was used before (a replay).
+    pub(crate) fn use_assertion_id(&mut self, jti: &str) -> bool {
+        self.used_assertion_ids.insert(jti.to_owned())
     }
 
     /// `count` fresh single-use nonces (32 hex characters each).

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dynamic_byoa_contract::{
-    DynamicIdTokenClaims, DynamicSessionClaims, JwtVerifiedCredential, SCOPE_USER_BASIC, SdkUser,
-    VerifyResponse, credential_format,
+    DynamicIdTokenClaims, DynamicSessionClaims, ElevatedAccessTokenClaims, JwtVerifiedCredential,
+    SCOPE_USER_BASIC, SdkUser, VerifyResponse, credential_format,
 };
 
 use crate::keys::SigningKey;
@@ -52,6 +52,31 @@ impl Minter<'_> {
             mfa_token: None,
             elevated_access_token: None,
         }
+    }
+
+    /// An elevated access token (contract §4.9) for the session: `scope` as the assertion
+    /// asked, `exp` after `ttl`, `singleUse` when asked. Signed with the session key, so a client
+    /// can check it against the same JWKS as its session token.
+    pub(crate) fn elevated_token(
+        &self,
+        user: &UserRecord,
+        session: &SessionRecord,
+        scope: &str,
+        single_use: bool,
+        ttl: Duration,
+    ) -> String {
+        let claims = ElevatedAccessTokenClaims {
+            sub: user.id.clone(),
+            sid: session.sid.clone(),
+            environment_id: self.environment_id.to_owned(),
+            iss: token_issuer(self.host, self.environment_id),
+            scope: scope.to_owned(),
+            exp: self.now + ttl.as_secs() as i64,
+            iat: self.now,
+            jti: crate::ids::random_uuid(),
+            single_use: single_use.then_some(true),
+        };
+        self.key.sign(&claims)
     }
 
     fn session_claims(&self, grant: &Grant, now: i64) -> DynamicSessionClaims {

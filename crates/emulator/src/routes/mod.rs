@@ -9,6 +9,7 @@ mod public;
 mod reply;
 mod session;
 mod signin;
+mod step_up;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub(crate) fn router(shared: Arc<Shared>, base_path: &str) -> Router {
     let shared_for_date = shared.clone();
     let sdk = [
         (paths::EXTERNAL_AUTH_SIGNIN, post(signin::signin)),
+        (paths::EXTERNAL_AUTH_VERIFY, post(step_up::verify)),
         (paths::REFRESH, post(session::refresh)),
         (paths::REVOKE, post(session::revoke)),
         (paths::SESSION, get(session::check)),

@@ -96,7 +96,7 @@ pub(super) async fn current_user(
 }
 
 /// Why a bearer token was refused; becomes a 401 `{error}`.
-struct Unauthorized(&'static str);
+pub(super) struct Unauthorized(&'static str);
 
 impl IntoResponse for Unauthorized {
     fn into_response(self) -> Response {
@@ -106,7 +106,7 @@ impl IntoResponse for Unauthorized {
 
 /// The live session named by the bearer token. The token must be signed by the emulator's key
 /// (RS256), unexpired (with leeway), issued for this environment, and its session not revoked.
-fn authenticate(
+pub(super) fn authenticate(
     shared: &Shared,
     env: &EnvironmentConfig,
     headers: &HeaderMap,

@@ -74,7 +74,7 @@ fn admit(shared: &Shared, env: &EnvironmentConfig) -> Result<(), std::time::Dura
 }
 
 /// The JSON body; unknown fields are ignored, a missing or non-JSON body is a 400.
-fn parse_body(body: &[u8]) -> Result<ExternalAuthSigninRequest, String> {
+pub(super) fn parse_body(body: &[u8]) -> Result<ExternalAuthSigninRequest, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("A JSON request body is required".to_owned());
     }
@@ -88,7 +88,7 @@ fn parse_body(body: &[u8]) -> Result<ExternalAuthSigninRequest, String> {
     })
 }
 
-fn policy(shared: &Shared, env: &EnvironmentConfig) -> ExternalJwtPolicy {
+pub(super) fn policy(shared: &Shared, env: &EnvironmentConfig) -> ExternalJwtPolicy {
     ExternalJwtPolicy {
         issuer: env.issuer.clone(),
         jwks_url: env.jwks_url.clone(),

@@ -1,0 +1,260 @@
+//! Step-up (contract §4.9): a signed-in user proves again, through the app's own provider, that
+//! they are present, and gets a short-lived elevated access token for a sensitive action.
+//!
+//! The elevated tokens are kept in memory with the session they were granted to, keyed by their
+//! scope set: expired ones are dropped, single-use ones are handed out once, and all of them go
+//! at sign-out. They are never written to storage: they stand for "the user was present a moment
+//! ago", last minutes, and a restarted app asking again is the safe reading of that.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest};
+
+use crate::error::Error;
+use crate::preflight::{self, Expectations};
+use crate::redact::REDACTED;
+use crate::session::from_unix_seconds;
+
+/// Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
+pub struct VerifyWithExternalJwtParams {
+    /// A fresh assertion from the app's provider: a JWT signed like the sign-in JWT (same
+    /// issuer and keys) whose `sub` is the signed-in external user, with `scope`, `jti` and
+    /// `exp`. Surrounding whitespace is ignored.
+    pub external_jwt: String,
+}
+
+impl std::fmt::Debug for VerifyWithExternalJwtParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyWithExternalJwtParams")
+            .field("external_jwt", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for VerifyWithExternalJwtParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// What a step-up granted. The token itself is read with `auth().elevated_access_token(scopes)`
+/// when the sensitive call is made; it is not part of this record, so printing it is safe.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ElevatedAccess {
+    /// The scopes the elevated token allows (the assertion's `scope`, split on spaces).
+    pub scopes: Vec<String>,
+    pub expires_at: SystemTime,
+    /// True when the token works for one call only: it is handed out once.
+    pub single_use: bool,
+}
+
+/// Checks a step-up assertion on the device (at `server_now`) and builds the request body. The
+/// `sub` must be `external_user_id` when the session knows it (Dynamic checks it regardless).
+pub(crate) fn assertion_body(
+    params: &VerifyWithExternalJwtParams,
+    external_user_id: Option<&str>,
+    server_now: i64,
+    leeway_seconds: u64,
+) -> Result<ExternalAuthSigninRequest, Error> {
+    let jwt = params.external_jwt.trim();
+    preflight::check_assertion(
+        jwt,
+        Expectations {
+            external_user_id,
+            now: server_now,
+            leeway_seconds,
+        },
+    )?;
+    Ok(ExternalAuthSigninRequest {
+        jwt: Some(jwt.to_owned()),
+        session_public_key: None,
+    })
+}
+
+/// One kept elevated token.
+struct Elevated {
+    /// The session it was granted to (see [`ElevatedTokens::keep`]).
+    session: String,
+    scopes: BTreeSet<String>,
+    token: String,
+    expires_at: i64,
+    single_use: bool,
+}
+
+/// The elevated tokens of the current session.
+#[derive(Default)]
+pub(crate) struct ElevatedTokens {
+    kept: Mutex<Vec<Elevated>>,
+}
+
+impl ElevatedTokens {
+    /// Keeps `token` for `session` (an id of the session that asked for it), replacing one with
+    /// the same scope set. Returns what was granted.
+    pub fn keep(
+        &self,
+        session: &str,
+        token: String,
+        claims: &ElevatedAccessTokenClaims,
+    ) -> ElevatedAccess {
+        let scopes = scope_set(&claims.scope);
+        let single_use = claims.single_use.unwrap_or(false);
+        let granted = ElevatedAccess {
+            scopes: scopes.iter().cloned().collect(),
+            expires_at: from_unix_seconds(claims.exp),
+            single_use,
+        };
+        let mut kept = self.lock();
+        kept.retain(|e| !(e.session == session && e.scopes == scopes));
+        kept.push(Elevated {
+            session: session.to_owned(),
+            scopes,
+            token,
+            expires_at: claims.exp,
+            single_use,
+        });
+        granted
+    }
+
+    /// The token for a call that needs every scope in `required`, granted to `session` and
+    /// unexpired at `server_now`: one with exactly these scopes if there is one, else the
+    /// broadest-lived one that covers them. A single-use token is removed as it is handed out;
+    /// expired tokens and those of other sessions are dropped on the way.
+    pub fn take(&self, session: &str, required: &[String], server_now: i64) -> Option<String> {
+        let required: BTreeSet<String> = required
+            .iter()
+            .flat_map(|s| scope_set(s))
+            .collect::<BTreeSet<_>>();
+        let mut kept = self.lock();
+        kept.retain(|e| e.session == session && e.expires_at > server_now);
+        let index = kept.iter().position(|e| e.scopes == required).or_else(|| {
+            kept.iter()
+                .enumerate()
+                .filter(|(_, e)| e.scopes.is_superset(&required))
+                .max_by_key(|(_, e)| e.expires_at)
+                .map(|(i, _)| i)
+        })?;
+        if kept[index].single_use {
+            Some(kept.swap_remove(index).token)
+        } else {
+            Some(kept[index].token.clone())
+        }
+    }
+
+    /// Forgets every elevated token (sign-out).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Elevated>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn scope_set(scope: &str) -> BTreeSet<String> {
+    scope.split_whitespace().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(scope: &str, exp: i64, single_use: bool) -> ElevatedAccessTokenClaims {
+        ElevatedAccessTokenClaims {
+            scope: scope.into(),
+            exp,
+            single_use: single_use.then_some(true),
+            ..ElevatedAccessTokenClaims::default()
+        }
+    }
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_token_is_found_by_its_scopes_and_only_for_its_session() {
+        let tokens = ElevatedTokens::default();
+        let granted = tokens.keep(
+            "s1",
+            "t-export".into(),
+            &claims("wallet:export", 100, false),
+        );
+        assert_eq!(granted.scopes, scopes(&["wallet:export"]));
+        assert_eq!(
+            tokens
+                .take("s1", &scopes(&["wallet:export"]), 50)
+                .as_deref(),
+            Some("t-export")
+        );
+        assert_eq!(tokens.take("s1", &scopes(&["wallet:sign"]), 50), None);
+        assert_eq!(tokens.take("s2", &scopes(&["wallet:export"]), 50), None);
+        assert_eq!(
+            tokens.take("s1", &scopes(&["wallet:export"]), 50),
+            None,
+            "another session's lookup dropped it"
+        );
+    }
+
+    #[test]
+    fn a_broader_token_covers_a_narrower_request_and_an_exact_one_wins() {
+        let tokens = ElevatedTokens::default();
+        tokens.keep("s", "broad".into(), &claims("a b c", 100, false));
+        assert_eq!(
+            tokens.take("s", &scopes(&["b"]), 0).as_deref(),
+            Some("broad")
+        );
+        tokens.keep("s", "exact".into(), &claims("b", 90, false));
+        assert_eq!(
+            tokens.take("s", &scopes(&["b"]), 0).as_deref(),
+            Some("exact")
+        );
+        assert_eq!(
+            tokens.take("s", &scopes(&["a c"]), 0).as_deref(),
+            Some("broad"),
+            "scopes may be given space-separated"
+        );
+    }
+
+    #[test]
+    fn expired_tokens_are_dropped_and_single_use_ones_are_handed_out_once() {
+        let tokens = ElevatedTokens::default();
+        tokens.keep("s", "once".into(), &claims("x", 100, true));
+        tokens.keep("s", "short".into(), &claims("y", 10, false));
+        assert_eq!(
+            tokens.take("s", &scopes(&["y"]), 10),
+            None,
+            "exp is exclusive"
+        );
+        assert_eq!(
+            tokens.take("s", &scopes(&["x"]), 0).as_deref(),
+            Some("once")
+        );
+        assert_eq!(tokens.take("s", &scopes(&["x"]), 0), None);
+    }
+
+    #[test]
+    fn the_same_scope_set_replaces_the_older_token_and_clear_forgets_all() {
+        let tokens = ElevatedTokens::default();
+        tokens.keep("s", "old".into(), &claims("x y", 100, false));
+        tokens.keep("s", "new".into(), &claims("y x", 100, false));
+        assert_eq!(
+            tokens.take("s", &scopes(&["x", "y"]), 0).as_deref(),
+            Some("new")
+        );
+        tokens.clear();
+        assert_eq!(tokens.take("s", &scopes(&["x"]), 0), None);
+    }
+
+    #[test]
+    fn params_never_print_the_assertion() {
+        let params = VerifyWithExternalJwtParams {
+            external_jwt: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".into(),
+        };
+        assert!(!format!("{params:?}").contains("eyJ"));
+        assert!(!params.to_string().contains("eyJ"));
+    }
+}
