@@ -147,6 +147,14 @@ struct Inner {
     queue: VecDeque<(AuthState, Option<u64>)>,
 }
 
+/// A queued event on its way out.
+struct Event {
+    state: AuthState,
+    listeners: Vec<Arc<dyn AuthListener>>,
+    /// A change of state (not a new listener's first look at the current one).
+    is_change: bool,
+}
+
 impl Inner {
     /// Moves to `phase`, queueing its event when the public state changes.
     fn enter(&mut self, phase: Phase) {
@@ -516,13 +524,13 @@ impl Lifecycle {
                 // Another thread is delivering; it re-checks the queue before it stops.
                 return;
             }
-            while let Some((state, listeners, broadcast)) = self.next_event() {
+            while let Some(event) = self.next_event() {
                 // Logged here, outside the lock: a logger may call back into the client.
-                if broadcast {
-                    log::info!(target: "dynamic_byoa::state", "state: {}", state.summary());
+                if event.is_change {
+                    log::info!(target: "dynamic_byoa::state", "state: {}", event.state.summary());
                 }
-                for listener in &listeners {
-                    deliver(listener, state.clone());
+                for listener in &event.listeners {
+                    deliver(listener, event.state.clone());
                 }
             }
             self.dispatching.store(false, Ordering::Release);
@@ -532,9 +540,7 @@ impl Lifecycle {
         }
     }
 
-    /// The next queued event, its listeners, and whether it is a change (not a new listener's
-    /// first look at the current state).
-    fn next_event(&self) -> Option<(AuthState, Vec<Arc<dyn AuthListener>>, bool)> {
+    fn next_event(&self) -> Option<Event> {
         let mut inner = self.lock();
         let (state, target) = inner.queue.pop_front()?;
         let listeners = inner
@@ -543,7 +549,11 @@ impl Lifecycle {
             .filter(|(id, _)| target.is_none_or(|t| t == *id))
             .map(|(_, l)| l.clone())
             .collect();
-        Some((state, listeners, target.is_none()))
+        Some(Event {
+            state,
+            listeners,
+            is_change: target.is_none(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -121,7 +121,10 @@ impl log::Log for Bridge {
         else {
             return;
         };
-        let message = scrub(&record.args().to_string());
+        let mut message = scrub(&record.args().to_string());
+        if let Some(id) = request_id(record) {
+            message.push_str(&format!(" (x-dyn-request-id {id})"));
+        }
         let level = LogLevel::from(record.level());
         let target = record.target().to_owned();
         IN_LOGGER.with(|flag| flag.set(true));
@@ -133,6 +136,20 @@ impl log::Log for Bridge {
     }
 
     fn flush(&self) {}
+}
+
+/// The `request_id` key of a record (the transport's `x-dyn-request-id`), if it has the shape
+/// the transport makes: 50 ASCII letters and digits. It is appended after scrubbing, because
+/// `scrub` would take a 50-character run for a signature; anything else under that key is
+/// dropped.
+fn request_id(record: &log::Record<'_>) -> Option<String> {
+    let value = record
+        .key_values()
+        .get(log::kv::Key::from_str("request_id"))?;
+    let id = value.to_string();
+    (id.len() == dynamic_byoa_contract::headers::REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(id)
 }
 
 #[cfg(test)]
@@ -148,6 +165,19 @@ mod tests {
             log::LevelFilter::Info
         );
         assert_eq!(LogLevel::from(log::Level::Warn), LogLevel::Warn);
+    }
+
+    #[test]
+    fn only_a_request_id_of_the_transports_shape_is_kept_whole() {
+        let id = "A".repeat(50);
+        let kv: &[(&str, &str)] = &[("request_id", id.as_str())];
+        let args = format_args!("GET /x -> 200");
+        let record = log::Record::builder().args(args).key_values(&kv).build();
+        assert_eq!(request_id(&record), Some(id));
+        let piece = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let kv: &[(&str, &str)] = &[("request_id", piece)];
+        let record = log::Record::builder().args(args).key_values(&kv).build();
+        assert_eq!(request_id(&record), None);
     }
 
     #[test]

@@ -224,7 +224,8 @@ impl Transport {
             Err(error) => {
                 log::debug!(
                     target: LOG_TARGET,
-                    "{} {} failed after {elapsed} ms: {} (x-dyn-request-id {id})",
+                    request_id = id.as_str();
+                    "{} {} failed after {elapsed} ms: {}",
                     call.method,
                     url_path(url),
                     transport_reason(&error),
@@ -234,7 +235,8 @@ impl Transport {
         };
         log::debug!(
             target: LOG_TARGET,
-            "{} {} -> {} in {elapsed} ms (x-dyn-request-id {id})",
+            request_id = id.as_str();
+            "{} {} -> {} in {elapsed} ms",
             call.method,
             url_path(url),
             response.status().as_u16(),

@@ -83,6 +83,18 @@ impl Fixture {
             .mint(&self.issuer.claims_for(sub, Duration::from_secs(3600)))
     }
 
+    /// A step-up assertion for `sub` (contract §4.9): signed by the issuer like a sign-in JWT,
+    /// with `scope`, a `jti` and, when asked, `singleUse`. Five minutes long.
+    pub fn assertion_for(&self, sub: &str, scope: &str, jti: &str, single_use: bool) -> String {
+        let mut claims = self.issuer.claims_for(sub, Duration::from_secs(300));
+        claims["scope"] = scope.into();
+        claims["jti"] = jti.into();
+        if single_use {
+            claims["singleUse"] = true.into();
+        }
+        self.issuer.mint(&claims)
+    }
+
     pub fn signin_requests(&self) -> usize {
         self.emulator.request_count(ENV, "externalAuth/signin")
     }

@@ -48,7 +48,7 @@ mod state;
 mod tokens;
 mod verify;
 
-pub use config::{EmulatorConfig, EnvironmentConfig};
+pub use config::{DEFAULT_ELEVATED_TOKEN_TTL, EmulatorConfig, EnvironmentConfig};
 pub use error::EmulatorError;
 pub use faults::Fault;
 pub use issuer::TestIssuer;
