@@ -36,7 +36,7 @@ impl AuthState {
             Self::SignedOut { reason: None } => "signed out".into(),
             Self::SignedOut {
                 reason: Some(reason),
-            } => format!("signed out ({reason:?})"),
+            } => format!("signed out ({reason})"),
             Self::SignedIn { session } => format!(
                 "signed in (user {}, expires at {})",
                 session.user.user_id,

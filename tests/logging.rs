@@ -153,7 +153,7 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     // ... retries with their reason, state changes, step-ups and storage errors.
     assert!(logger.has(|m| m.starts_with("retrying POST") && m.ends_with("HTTP 503")));
     assert!(logger.has(|m| m.starts_with("state: signed in (user ")));
-    assert!(logger.has(|m| m == "state: signed out (UserIntent)"));
+    assert!(logger.has(|m| m == "state: signed out (user_intent)"));
     assert!(logger.has(|m| m.starts_with("step-up granted scopes [wallet:export]")));
     assert!(logger.has(|m| m.starts_with("saving the session failed")));
     let lines = logger.lines();

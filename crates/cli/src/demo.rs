@@ -6,8 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use dynamic_byoa::{
-    AuthListener, AuthState, ClientConfig, DynamicClient, FileStorage, SignInWithExternalJwtParams,
-    SignedInSession,
+    AccessTokenOptions, AuthListener, AuthState, ClientConfig, DynamicClient, FileStorage,
+    SignInWithExternalJwtParams, SignedInSession, VerifyWithExternalJwtParams,
 };
 use dynamic_byoa_contract::paths;
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, TestIssuer};
@@ -24,7 +24,7 @@ pub async fn run() -> CliResult {
     );
 
     let issuer = TestIssuer::start().await?;
-    println!("[1/6] External issuer (stands in for Auth0, Firebase or your own backend)");
+    println!("[1/7] External issuer (stands in for Auth0, Firebase or your own backend)");
     println!("      iss   {}", issuer.issuer());
     println!(
         "      JWKS  {} (ES256, kid {})",
@@ -34,7 +34,7 @@ pub async fn run() -> CliResult {
 
     let environment = EnvironmentConfig::new(ENVIRONMENT_ID, issuer.issuer(), issuer.jwks_url());
     let emulator = Emulator::start(EmulatorConfig::new(vec![environment])).await?;
-    println!("[2/6] Dynamic emulator");
+    println!("[2/7] Dynamic emulator");
     println!("      API base     {}", emulator.base_url());
     println!(
         "      environment  {ENVIRONMENT_ID}, trusting that issuer and verifying signatures with its JWKS"
@@ -44,7 +44,7 @@ pub async fn run() -> CliResult {
     claims["email"] = json!("demo@example.com");
     claims["emailVerified"] = json!(true);
     let external_jwt = issuer.mint(&claims);
-    println!("[3/6] External JWT minted for sub \"{EXTERNAL_USER}\"");
+    println!("[3/7] External JWT minted for sub \"{EXTERNAL_USER}\"");
     println!("      header  {}", segment_json(&external_jwt, 0));
     println!("      claims  {claims}");
     println!("      (the token itself is a credential: it is never printed)");
@@ -57,7 +57,7 @@ pub async fn run() -> CliResult {
         DynamicClient::with_storage(config.clone(), Arc::new(FileStorage::new(&store_dir)), None)?;
     client.auth().restore().await;
     println!(
-        "[4/6] client.auth().external().signInWithExternalJwt({{ externalJwt, externalUserId: \"{EXTERNAL_USER}\" }})"
+        "[4/7] client.auth().external().signInWithExternalJwt({{ externalJwt, externalUserId: \"{EXTERNAL_USER}\" }})"
     );
     println!(
         "      preflight on the device, then POST {}",
@@ -75,7 +75,7 @@ pub async fn run() -> CliResult {
         println!("      tokens       {tokens} (read with tokens.bearerToken())");
     }
 
-    println!("[5/6] What a refusal looks like");
+    println!("[5/7] What a refusal looks like");
     show_refusal(
         &client,
         "wrong externalUserId",
@@ -97,9 +97,10 @@ pub async fn run() -> CliResult {
         "      still signed in as {} (a failed attempt never loses the session)",
         still.unwrap_or_default()
     );
+    step_up(&client, &issuer, &emulator).await?;
     drop(client);
 
-    println!("[6/6] The session lifecycle, across an app restart");
+    println!("[7/7] The session lifecycle, across an app restart");
     let client = DynamicClient::with_storage(config, Arc::new(FileStorage::new(&store_dir)), None)?;
     let _events = client.auth().add_listener(Arc::new(PrintEvents));
     let restored = client.auth().restore().await;
@@ -107,6 +108,14 @@ pub async fn run() -> CliResult {
         "      restart: restore() -> {} from {} (no network needed)",
         describe(&restored),
         store_dir.display()
+    );
+    let bearer = client
+        .auth()
+        .access_token(AccessTokenOptions::default())
+        .await?;
+    println!(
+        "      accessToken({{ minTtlSeconds: 60 }}) -> the stored bearer ({} chars), no refresh needed",
+        bearer.len()
     );
     let refreshed = client.auth().refresh().await?;
     println!(
@@ -126,6 +135,59 @@ pub async fn run() -> CliResult {
     println!("\nDone: signed in, restored, refreshed and signed out through the native client.");
     emulator.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 6: the user proves presence again before a sensitive action, and the app reads the
+/// elevated token for that call.
+async fn step_up(
+    client: &DynamicClient,
+    issuer: &TestIssuer,
+    emulator: &Emulator,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("[6/7] Step-up before a sensitive action");
+    let mut claims = issuer.claims_for(EXTERNAL_USER, Duration::from_secs(120));
+    claims["scope"] = json!("wallet:export");
+    claims["jti"] = json!(format!("demo-{}", std::process::id()));
+    claims["singleUse"] = json!(true);
+    let assertion = issuer.mint(&claims);
+    println!("      assertion claims  {claims}");
+    println!(
+        "      client.auth().external().verifyWithExternalJwt({{ externalJwt }}) -> POST {}",
+        paths::sdk_url("", ENVIRONMENT_ID, paths::EXTERNAL_AUTH_VERIFY)
+    );
+    let external = client.auth().external();
+    let verify = |jwt: &str| {
+        external.verify_with_external_jwt(VerifyWithExternalJwtParams {
+            external_jwt: jwt.to_owned(),
+        })
+    };
+    let granted = verify(&assertion).await?;
+    let minutes = granted
+        .expires_at
+        .duration_since(SystemTime::now())
+        .map_or(0, |d| d.as_secs().div_ceil(60));
+    println!(
+        "      granted scopes [{}], expires in {minutes} min, single use: {}",
+        granted.scopes.join(" "),
+        granted.single_use
+    );
+    let scopes = vec!["wallet:export".to_owned()];
+    let first = client.auth().elevated_access_token(scopes.clone());
+    let second = client.auth().elevated_access_token(scopes);
+    println!(
+        "      elevatedAccessToken([\"wallet:export\"]) -> {} for x-dyn-elevated-access-token; again -> {}",
+        first.map_or("none", |_| "a token"),
+        second.map_or("none (single use)", |_| "a token")
+    );
+    match verify(&assertion).await {
+        Ok(_) => println!("      replayed assertion: unexpectedly accepted"),
+        Err(error) => println!("      replayed assertion   -> {}: {error}", error.code()),
+    }
+    println!(
+        "      the emulator saw {} step-up request(s)",
+        emulator.request_count(ENVIRONMENT_ID, paths::EXTERNAL_AUTH_VERIFY)
+    );
+    Ok(())
 }
 
 /// Prints each state change, as an app's listener would react to it.

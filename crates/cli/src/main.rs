@@ -8,6 +8,7 @@
 mod check;
 mod demo;
 mod emulator;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log the client core to stderr: -v for state changes and retries, -vv for every request.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -36,7 +40,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let outcome = match Cli::parse().command {
+    let cli = Cli::parse();
+    logs::install(cli.verbose);
+    let outcome = match cli.command {
         Command::Demo => demo::run().await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Check(args) => check::run(args).await,

@@ -109,6 +109,30 @@ async fn check_reports_a_forged_signature() {
 }
 
 #[test]
+fn demo_with_vv_logs_every_request_to_stderr_without_a_token() {
+    let output = byoa(&["demo", "-vv"], None);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DEBUG dynamic_byoa::http: POST /api/v0/sdk/"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("externalAuth/verify -> 200 in "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(x-dyn-request-id "), "{stderr}");
+    assert!(
+        stderr.contains("INFO  dynamic_byoa::state: state: signed in"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("eyJ"),
+        "no token is ever logged:\n{stderr}"
+    );
+}
+
+#[test]
 fn demo_signs_in_through_the_client_against_the_embedded_emulator() {
     let output = byoa(&["demo"], None);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -127,6 +151,16 @@ fn demo_signs_in_through_the_client_against_the_embedded_emulator() {
         "{stdout}"
     );
     assert!(stdout.contains("event: SignedOut(user_intent)"), "{stdout}");
+    assert!(
+        stdout.contains("granted scopes [wallet:export], expires in 5 min, single use: true"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("again -> none (single use)"), "{stdout}");
+    assert!(
+        stdout.contains("replayed assertion   -> external_auth_rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("no refresh needed"), "{stdout}");
     assert!(
         stdout.contains("x-dyn-logout-reason: user-intent"),
         "{stdout}"

@@ -919,3 +919,132 @@ async fn advancing_the_emulator_clock_moves_minting_expiry_and_the_date_header()
     let second = f.signin_ok("ext-tess").await;
     assert!(second.expires_at >= first.expires_at + 2 * 3600);
 }
+
+// ---- step-up: externalAuth/verify -----------------------------------------------------------
+
+impl Fixture {
+    /// A step-up assertion for `sub` with `extra` claims merged in.
+    fn assertion(&self, sub: &str, extra: Value) -> String {
+        let mut claims = self.issuer.claims_for(sub, HOUR);
+        for (name, value) in extra.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        self.issuer.mint(&claims)
+    }
+
+    async fn verify(&self, bearer: Option<&str>, assertion: &str) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url(paths::EXTERNAL_AUTH_VERIFY))
+            .json(&json!({ "jwt": assertion }));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn expect_verify_rejected(
+        &self,
+        bearer: &str,
+        assertion: &str,
+        reason: ExternalAuthRejection,
+    ) {
+        let response = self.verify(Some(bearer), assertion).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.code(), Some(CODE_INVALID_EXTERNAL_AUTH));
+        let text = body.text_message().unwrap();
+        assert_eq!(
+            ExternalAuthRejection::classify(text),
+            Some(reason),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn verify_mints_a_short_lived_elevated_token_for_the_session_user() {
+    let f = fixture_with(|env| env.elevated_token_ttl = Duration::from_secs(120)).await;
+    let session = f.signin_ok("ext-ria").await;
+    let bearer = session.minified_jwt.unwrap();
+    let assertion = f.assertion(
+        "ext-ria",
+        json!({"scope": "wallet:export wallet:sign", "jti": "r-1", "singleUse": true}),
+    );
+
+    let response = f.verify(Some(&bearer), &assertion).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let token = body["elevatedAccessToken"].as_str().unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_aud = false;
+    let key = signing_key().jwks_key();
+    let decoding = DecodingKey::from_rsa_components(&key.n.unwrap(), &key.e.unwrap()).unwrap();
+    let claims: dynamic_byoa_contract::ElevatedAccessTokenClaims =
+        jsonwebtoken::decode(token, &decoding, &validation)
+            .unwrap()
+            .claims;
+    assert_eq!(claims.scope, "wallet:export wallet:sign");
+    assert_eq!(claims.sub, session.user.id);
+    assert_eq!(claims.environment_id, ENV);
+    assert_eq!(claims.single_use, Some(true));
+    assert!(
+        (claims.exp - now() - 120).abs() <= 2,
+        "{}",
+        claims.exp - now()
+    );
+}
+
+#[tokio::test]
+async fn verify_refuses_each_bad_assertion_with_its_reason() {
+    let f = fixture().await;
+    let bearer = f.signin_ok("ext-sam").await.minified_jwt.unwrap();
+    let good = json!({"scope": "pay", "jti": "s-1"});
+
+    let other_user = f.assertion("ext-tom", json!({"scope": "pay", "jti": "s-2"}));
+    f.expect_verify_rejected(&bearer, &other_user, ExternalAuthRejection::SubjectMismatch)
+        .await;
+    for (claims, reason) in [
+        (json!({"jti": "s-3"}), ExternalAuthRejection::MissingClaim),
+        (json!({"scope": "pay"}), ExternalAuthRejection::MissingClaim),
+        (
+            json!({"scope": "pay", "jti": "s-4", "exp": now() - 3600}),
+            ExternalAuthRejection::Expired,
+        ),
+        (
+            json!({"scope": "pay", "jti": "s-5", "iss": "https://elsewhere.example"}),
+            ExternalAuthRejection::Issuer,
+        ),
+    ] {
+        f.expect_verify_rejected(&bearer, &f.assertion("ext-sam", claims), reason)
+            .await;
+    }
+    let tampered = format!("{}AA", f.assertion("ext-sam", good.clone()));
+    f.expect_verify_rejected(&bearer, &tampered, ExternalAuthRejection::Signature)
+        .await;
+
+    let assertion = f.assertion("ext-sam", good);
+    assert_eq!(
+        f.verify(Some(&bearer), &assertion).await.status(),
+        StatusCode::OK
+    );
+    f.expect_verify_rejected(&bearer, &assertion, ExternalAuthRejection::Replayed)
+        .await;
+}
+
+#[tokio::test]
+async fn verify_needs_a_live_session_bearer() {
+    let f = fixture().await;
+    let bearer = f.signin_ok("ext-uma").await.minified_jwt.unwrap();
+    let assertion = f.assertion("ext-uma", json!({"scope": "pay", "jti": "u-1"}));
+    assert_eq!(
+        f.verify(None, &assertion).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    f.emulator.revoke_all_sessions(ENV);
+    assert_eq!(
+        f.verify(Some(&bearer), &assertion).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
