@@ -846,9 +846,26 @@ public func FfiConverterTypeAuthListener_lower(_ value: AuthListener) -> UInt64 
 public protocol AuthModuleProtocol: AnyObject, Sendable {
     
     /**
+     * The session's bearer token for a call to the app's backend, valid for at least
+     * `options.min_ttl_seconds` more (server clock). A token that would expire sooner is
+     * refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
+     * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
+     * ends the session (as `refresh()` does) and fails with its error.
+     */
+    func accessToken(options: AccessTokenOptions) async throws  -> String
+    
+    /**
      * Registers `listener` for every state change. It is first called with the current state.
      */
     func addListener(listener: AuthListener)  -> ListenerHandle
+    
+    /**
+     * The elevated access token a step-up (`external().verify_with_external_jwt`) granted this
+     * session for calls needing every scope in `scopes`, if one is unexpired. Send it as
+     * `x-dyn-elevated-access-token`. A single-use token is handed out once; all are forgotten at
+     * sign-out, and none outlives its session or the process.
+     */
+    func elevatedAccessToken(scopes: [String])  -> String?
     
     /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
@@ -949,6 +966,29 @@ open class AuthModule: AuthModuleProtocol, @unchecked Sendable {
 
     
     /**
+     * The session's bearer token for a call to the app's backend, valid for at least
+     * `options.min_ttl_seconds` more (server clock). A token that would expire sooner is
+     * refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
+     * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
+     * ends the session (as `refresh()` does) and fails with its error.
+     */
+open func accessToken(options: AccessTokenOptions)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_authmodule_access_token(
+                        self.uniffiCloneHandle(),FfiConverterTypeAccessTokenOptions_lower(options)
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeByoaError_lift
+        )
+}
+    
+    /**
      * Registers `listener` for every state change. It is first called with the current state.
      */
 open func addListener(listener: AuthListener) -> ListenerHandle  {
@@ -957,6 +997,22 @@ open func addListener(listener: AuthListener) -> ListenerHandle  {
     uniffi_dynamic_byoa_fn_method_authmodule_add_listener(
             self.uniffiCloneHandle(),
         FfiConverterTypeAuthListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The elevated access token a step-up (`external().verify_with_external_jwt`) granted this
+     * session for calls needing every scope in `scopes`, if one is unexpired. Send it as
+     * `x-dyn-elevated-access-token`. A single-use token is handed out once; all are forgotten at
+     * sign-out, and none outlives its session or the process.
+     */
+open func elevatedAccessToken(scopes: [String]) -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_authmodule_elevated_access_token(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(scopes),uniffiCallStatus
     )
 })
 }
@@ -1329,6 +1385,15 @@ public protocol ExternalAuthModuleProtocol: AnyObject, Sendable {
      */
     func signInWithExternalJwt(params: SignInWithExternalJwtParams) async throws  -> SignedInSession
     
+    /**
+     * Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
+     * (`sub` = the signed-in external user, `scope`, `jti`, `exp`), that they are present.
+     * Returns what the elevated access token allows; read the token itself with
+     * `auth().elevated_access_token(scopes)` when making the sensitive call. Signed out:
+     * `not_signed_in`, and nothing is sent.
+     */
+    func verifyWithExternalJwt(params: VerifyWithExternalJwtParams) async throws  -> ElevatedAccess
+    
 }
 /**
  * `client.auth().external()`.
@@ -1418,6 +1483,29 @@ open func signInWithExternalJwt(params: SignInWithExternalJwtParams)async throws
             completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
             freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSignedInSession_lift,
+            errorHandler: FfiConverterTypeByoaError_lift
+        )
+}
+    
+    /**
+     * Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
+     * (`sub` = the signed-in external user, `scope`, `jti`, `exp`), that they are present.
+     * Returns what the elevated access token allows; read the token itself with
+     * `auth().elevated_access_token(scopes)` when making the sensitive call. Signed out:
+     * `not_signed_in`, and nothing is sent.
+     */
+open func verifyWithExternalJwt(params: VerifyWithExternalJwtParams)async throws  -> ElevatedAccess  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(
+                        self.uniffiCloneHandle(),FfiConverterTypeVerifyWithExternalJwtParams_lower(params)
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeElevatedAccess_lift,
             errorHandler: FfiConverterTypeByoaError_lift
         )
 }
@@ -1837,6 +1925,228 @@ public func FfiConverterTypeListenerHandle_lift(_ handle: UInt64) throws -> List
 #endif
 public func FfiConverterTypeListenerHandle_lower(_ value: ListenerHandle) -> UInt64 {
     return FfiConverterTypeListenerHandle.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the core's log lines. Implemented by the app (Logcat, os_log, console, a file).
+ * Called on whichever thread logged, possibly concurrently: implementations must be quick and
+ * must not block on a call into the client. Messages never contain a token.
+ */
+public protocol Logger: AnyObject, Sendable {
+    
+    /**
+     * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
+     * `::storage`), and the message.
+     */
+    func log(level: LogLevel, target: String, message: String) 
+    
+}
+/**
+ * Receives the core's log lines. Implemented by the app (Logcat, os_log, console, a file).
+ * Called on whichever thread logged, possibly concurrently: implementations must be quick and
+ * must not block on a call into the client. Messages never contain a token.
+ */
+open class LoggerImpl: Logger, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_logger(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_logger(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
+     * `::storage`), and the message.
+     */
+open func log(level: LogLevel, target: String, message: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_logger_log(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLogLevel_lower(level),
+        FfiConverterString.lower(target),
+        FfiConverterString.lower(message),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogger {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogger = UniffiVTableCallbackInterfaceLogger(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLogger.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface Logger: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLogger.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface Logger: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            target: RustBuffer,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLogger.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     target: try FfiConverterString.lift(target),
+                     message: try FfiConverterString.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogger> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogger>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogger() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_logger(UniffiCallbackInterfaceLogger.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogger: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<Logger>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = Logger
+
+    public static func lift(_ handle: UInt64) throws -> Logger {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: Logger) -> UInt64 {
+         if let rustImpl = value as? LoggerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Logger {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Logger, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogger_lift(_ handle: UInt64) throws -> Logger {
+    return try FfiConverterTypeLogger.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogger_lower(_ value: Logger) -> UInt64 {
+    return FfiConverterTypeLogger.lower(value)
 }
 
 
@@ -2329,6 +2639,77 @@ public func FfiConverterTypeSessionTokens_lower(_ value: SessionTokens) -> UInt6
 
 
 /**
+ * Options of `auth().access_token()`.
+ */
+public struct AccessTokenOptions: Equatable, Hashable {
+    /**
+     * The token must stay valid this many seconds more, or it is refreshed first. A value over
+     * half the session's lifetime counts as half of it.
+     */
+    public let minTtlSeconds: UInt64
+    /**
+     * Refresh even if the token is fresh enough.
+     */
+    public let forceRefresh: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The token must stay valid this many seconds more, or it is refreshed first. A value over
+         * half the session's lifetime counts as half of it.
+         */minTtlSeconds: UInt64 = UInt64(60), 
+        /**
+         * Refresh even if the token is fresh enough.
+         */forceRefresh: Bool = false) {
+        self.minTtlSeconds = minTtlSeconds
+        self.forceRefresh = forceRefresh
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessTokenOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessTokenOptions {
+        return
+            try AccessTokenOptions(
+                minTtlSeconds: FfiConverterUInt64.read(from: &buf), 
+                forceRefresh: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessTokenOptions, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.minTtlSeconds, into: &buf)
+        FfiConverterBool.write(value.forceRefresh, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessTokenOptions_lift(_ buf: RustBuffer) throws -> AccessTokenOptions {
+    return try FfiConverterTypeAccessTokenOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessTokenOptions_lower(_ value: AccessTokenOptions) -> RustBuffer {
+    return FfiConverterTypeAccessTokenOptions.lower(value)
+}
+
+
+/**
  * How to reach Dynamic. Only `environment_id` is required.
  */
 public struct ClientConfig: Equatable, Hashable {
@@ -2464,6 +2845,80 @@ public func FfiConverterTypeClientConfig_lift(_ buf: RustBuffer) throws -> Clien
 #endif
 public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuffer {
     return FfiConverterTypeClientConfig.lower(value)
+}
+
+
+/**
+ * What a step-up granted. The token itself is read with `auth().elevated_access_token(scopes)`
+ * when the sensitive call is made; it is not part of this record, so printing it is safe.
+ */
+public struct ElevatedAccess: Equatable, Hashable {
+    /**
+     * The scopes the elevated token allows (the assertion's `scope`, split on spaces).
+     */
+    public let scopes: [String]
+    public let expiresAt: Date
+    /**
+     * True when the token works for one call only: it is handed out once.
+     */
+    public let singleUse: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The scopes the elevated token allows (the assertion's `scope`, split on spaces).
+         */scopes: [String], expiresAt: Date, 
+        /**
+         * True when the token works for one call only: it is handed out once.
+         */singleUse: Bool) {
+        self.scopes = scopes
+        self.expiresAt = expiresAt
+        self.singleUse = singleUse
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ElevatedAccess: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeElevatedAccess: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ElevatedAccess {
+        return
+            try ElevatedAccess(
+                scopes: FfiConverterSequenceString.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                singleUse: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ElevatedAccess, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.scopes, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterBool.write(value.singleUse, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeElevatedAccess_lift(_ buf: RustBuffer) throws -> ElevatedAccess {
+    return try FfiConverterTypeElevatedAccess.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeElevatedAccess_lower(_ value: ElevatedAccess) -> RustBuffer {
+    return FfiConverterTypeElevatedAccess.lower(value)
 }
 
 
@@ -2847,6 +3302,91 @@ public func FfiConverterTypeVerifiedCredential_lift(_ buf: RustBuffer) throws ->
 #endif
 public func FfiConverterTypeVerifiedCredential_lower(_ value: VerifiedCredential) -> RustBuffer {
     return FfiConverterTypeVerifiedCredential.lower(value)
+}
+
+
+/**
+ * Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
+ */
+public struct VerifyWithExternalJwtParams: Equatable, Hashable, CustomDebugStringConvertible, CustomStringConvertible {
+    /**
+     * A fresh assertion from the app's provider: a JWT signed like the sign-in JWT (same
+     * issuer and keys) whose `sub` is the signed-in external user, with `scope`, `jti` and
+     * `exp`. Surrounding whitespace is ignored.
+     */
+    public let externalJwt: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * A fresh assertion from the app's provider: a JWT signed like the sign-in JWT (same
+         * issuer and keys) whose `sub` is the signed-in external user, with `scope`, `jti` and
+         * `exp`. Surrounding whitespace is ignored.
+         */externalJwt: String) {
+        self.externalJwt = externalJwt
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(
+            FfiConverterTypeVerifyWithExternalJwtParams_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(
+            FfiConverterTypeVerifyWithExternalJwtParams_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension VerifyWithExternalJwtParams: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifyWithExternalJwtParams: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifyWithExternalJwtParams {
+        return
+            try VerifyWithExternalJwtParams(
+                externalJwt: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifyWithExternalJwtParams, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.externalJwt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyWithExternalJwtParams_lift(_ buf: RustBuffer) throws -> VerifyWithExternalJwtParams {
+    return try FfiConverterTypeVerifyWithExternalJwtParams.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyWithExternalJwtParams_lower(_ value: VerifyWithExternalJwtParams) -> RustBuffer {
+    return FfiConverterTypeVerifyWithExternalJwtParams.lower(value)
 }
 
 
@@ -3433,6 +3973,112 @@ public func FfiConverterTypeCredentialFormat_lower(_ value: CredentialFormat) ->
 
 
 
+/**
+ * How much to log, most severe first. A level includes every level above it.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    /**
+     * Failures the app should know about (a session could not be saved).
+     */
+    case error
+    /**
+     * Problems the core works around (a refresh failed and will be retried, the store is
+     * unreadable, the JWT provider failed).
+     */
+    case warn
+    /**
+     * State changes and retries.
+     */
+    case info
+    /**
+     * Every HTTP request: method, path, status, duration and `x-dyn-request-id`.
+     */
+    case debug
+    /**
+     * Everything.
+     */
+    case trace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .error
+        
+        case 2: return .warn
+        
+        case 3: return .info
+        
+        case 4: return .debug
+        
+        case 5: return .trace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .error:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .trace:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
 
 public enum NetworkErrorKind: Equatable, Hashable {
     
@@ -3634,6 +4280,14 @@ public enum RejectionReason: Equatable, Hashable {
     case malformed
     case disabled
     /**
+     * Step-up: the assertion's `jti` was used before (each assertion is good for one step-up).
+     */
+    case replayed
+    /**
+     * Step-up: the assertion's `sub` is not the signed-in external user.
+     */
+    case subjectMismatch
+    /**
      * The message named nothing recognisable; `server_detail` has the text.
      */
     case unknown
@@ -3680,7 +4334,11 @@ public struct FfiConverterTypeRejectionReason: FfiConverterRustBuffer {
         
         case 11: return .disabled
         
-        case 12: return .unknown
+        case 12: return .replayed
+        
+        case 13: return .subjectMismatch
+        
+        case 14: return .unknown
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3734,8 +4392,16 @@ public struct FfiConverterTypeRejectionReason: FfiConverterRustBuffer {
             writeInt(&buf, Int32(11))
         
         
-        case .unknown:
+        case .replayed:
             writeInt(&buf, Int32(12))
+        
+        
+        case .subjectMismatch:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(14))
         
         }
     }
@@ -4055,6 +4721,30 @@ fileprivate struct FfiConverterOptionTypeExternalJwtProvider: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLogger: FfiConverterRustBuffer {
+    typealias SwiftType = Logger?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogger.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogger.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSessionTokens: FfiConverterRustBuffer {
     typealias SwiftType = SessionTokens?
 
@@ -4312,6 +5002,18 @@ public func uniffiForeignFutureHandleCountDynamicByoa() -> Int {
     UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
 }
 /**
+ * Sends the core's logs at `level` and above to `logger`, for every client in the process;
+ * `None` turns logging off (the default). Calling it again replaces the logger and level.
+ */
+public func setLogger(logger: Logger?, level: LogLevel)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_set_logger(
+        FfiConverterOptionTypeLogger.lower(logger),
+        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
+    )
+}
+}
+/**
  * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
  * desktop tools and tests; on phones use the platform's secure store.
  */
@@ -4352,6 +5054,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitAuthListener()
     uniffiCallbackInitExternalJwtProvider()
+    uniffiCallbackInitLogger()
     uniffiCallbackInitSessionStorage()
     return InitializationResult.ok
 }()

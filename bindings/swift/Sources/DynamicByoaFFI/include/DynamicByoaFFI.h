@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+typedef void (*UniffiCallbackInterfaceLoggerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER_METHOD0
 typedef void (*UniffiCallbackInterfaceExternalJwtProviderMethod0)(uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
@@ -284,6 +291,15 @@ typedef struct UniffiVTableCallbackInterfaceAuthListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceAuthListenerMethod0 _Nonnull onStateChanged;
 } UniffiVTableCallbackInterfaceAuthListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+typedef struct UniffiVTableCallbackInterfaceLogger {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLoggerMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogger;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER
@@ -351,9 +367,19 @@ uint64_t uniffi_dynamic_byoa_fn_clone_authmodule(uint64_t handle, RustCallStatus
 void uniffi_dynamic_byoa_fn_free_authmodule(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ACCESS_TOKEN
+uint64_t uniffi_dynamic_byoa_fn_method_authmodule_access_token(uint64_t ptr, RustBuffer options
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ADD_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ADD_LISTENER
 uint64_t uniffi_dynamic_byoa_fn_method_authmodule_add_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ELEVATED_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_ELEVATED_ACCESS_TOKEN
+RustBuffer uniffi_dynamic_byoa_fn_method_authmodule_elevated_access_token(uint64_t ptr, RustBuffer scopes, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHMODULE_EXTERNAL
@@ -444,6 +470,31 @@ void uniffi_dynamic_byoa_fn_method_externalauthmodule_set_jwt_provider(uint64_t 
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 uint64_t uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_jwt(uint64_t ptr, RustBuffer params
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
+uint64_t uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(uint64_t ptr, RustBuffer params
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
+uint64_t uniffi_dynamic_byoa_fn_clone_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
+void uniffi_dynamic_byoa_fn_free_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_logger(const UniffiVTableCallbackInterfaceLogger* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
+void uniffi_dynamic_byoa_fn_method_logger_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_EXTERNALJWTPROVIDER
@@ -549,6 +600,21 @@ RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trai
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
+void uniffi_dynamic_byoa_fn_func_set_logger(RustBuffer logger, RustBuffer level, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_FILE_STORAGE
@@ -822,6 +888,12 @@ void ffi_dynamic_byoa_rust_future_free_void(uint64_t handle
 void ffi_dynamic_byoa_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
+uint16_t uniffi_dynamic_byoa_checksum_func_set_logger(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
 uint16_t uniffi_dynamic_byoa_checksum_func_file_storage(void
@@ -846,9 +918,21 @@ uint16_t uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ACCESS_TOKEN
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_access_token(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ADD_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ADD_LISTENER
 uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_add_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ELEVATED_ACCESS_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHMODULE_ELEVATED_ACCESS_TOKEN
+uint16_t uniffi_dynamic_byoa_checksum_method_authmodule_elevated_access_token(void
     
 );
 #endif
@@ -915,6 +999,18 @@ uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_set_jwt_provider
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_SIGN_IN_WITH_EXTERNAL_JWT
 uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_sign_in_with_external_jwt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
+uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_verify_with_external_jwt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
+uint16_t uniffi_dynamic_byoa_checksum_method_logger_log(void
     
 );
 #endif

@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceLoggerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceExternalJwtProviderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
@@ -688,6 +691,25 @@ internal open class UniffiVTableCallbackInterfaceAuthListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onStateChanged` = other.`onStateChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogger(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogger(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogger) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
     }
 
 }
@@ -759,6 +781,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_checksum_func_set_logger(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_func_file_storage(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_memory_storage(
@@ -767,7 +791,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_access_token(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_add_listener(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_authmodule_elevated_access_token(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_external(
     ): Int
@@ -790,6 +818,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_set_jwt_provider(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_sign_in_with_external_jwt(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_verify_with_external_jwt(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_logger_log(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(
     ): Int
@@ -827,6 +859,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "dynamic_byoa"))
         uniffiCallbackInterfaceAuthListener.register(this)
         uniffiCallbackInterfaceExternalJwtProvider.register(this)
+        uniffiCallbackInterfaceLogger.register(this)
         uniffiCallbackInterfaceSessionStorage.register(this)
         
     }
@@ -850,8 +883,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_access_token(`ptr`: Long,`options`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_dynamic_byoa_fn_method_authmodule_add_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_elevated_access_token(`ptr`: Long,`scopes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_authmodule_external(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_method_authmodule_refresh(`ptr`: Long,
@@ -888,6 +925,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_clone_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_logger(`vtable`: UniffiVTableCallbackInterfaceLogger,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_logger_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_clone_externaljwtprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_externaljwtprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -930,6 +977,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_set_logger(`logger`: RustBuffer.ByValue,`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_func_file_storage(`directory`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_func_memory_storage(uniffi_out_err: UniffiRustCallStatus, 
@@ -1986,9 +2039,26 @@ public object FfiConverterTypeAuthListener: FfiConverter<AuthListener, Long> {
 public interface AuthModuleInterface {
     
     /**
+     * The session's bearer token for a call to the app's backend, valid for at least
+     * `options.min_ttl_seconds` more (server clock). A token that would expire sooner is
+     * refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
+     * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
+     * ends the session (as `refresh()` does) and fails with its error.
+     */
+    suspend fun `accessToken`(`options`: AccessTokenOptions): kotlin.String
+    
+    /**
      * Registers `listener` for every state change. It is first called with the current state.
      */
     fun `addListener`(`listener`: AuthListener): ListenerHandle
+    
+    /**
+     * The elevated access token a step-up (`external().verify_with_external_jwt`) granted this
+     * session for calls needing every scope in `scopes`, if one is unexpired. Send it as
+     * `x-dyn-elevated-access-token`. A single-use token is handed out once; all are forgotten at
+     * sign-out, and none outlives its session or the process.
+     */
+    fun `elevatedAccessToken`(`scopes`: List<kotlin.String>): kotlin.String?
     
     /**
      * Sign-in with the app's own auth provider (Bring Your Own Auth).
@@ -2140,6 +2210,35 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
 
     
     /**
+     * The session's bearer token for a call to the app's backend, valid for at least
+     * `options.min_ttl_seconds` more (server clock). A token that would expire sooner is
+     * refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
+     * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
+     * ends the session (as `refresh()` does) and fails with its error.
+     */
+    @Throws(ByoaException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `accessToken`(`options`: AccessTokenOptions) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_access_token(
+                uniffiHandle,
+                
+        FfiConverterTypeAccessTokenOptions.lower(`options`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        ByoaException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Registers `listener` for every state change. It is first called with the current state.
      */override fun `addListener`(`listener`: AuthListener): ListenerHandle {
             return FfiConverterTypeListenerHandle.lift(
@@ -2149,6 +2248,26 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
         it,
         
         FfiConverterTypeAuthListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The elevated access token a step-up (`external().verify_with_external_jwt`) granted this
+     * session for calls needing every scope in `scopes`, if one is unexpired. Send it as
+     * `x-dyn-elevated-access-token`. A single-use token is handed out once; all are forgotten at
+     * sign-out, and none outlives its session or the process.
+     */override fun `elevatedAccessToken`(`scopes`: List<kotlin.String>): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_elevated_access_token(
+        it,
+        
+        FfiConverterSequenceString.lower(`scopes`),_status)
 }
     }
     )
@@ -2780,6 +2899,15 @@ public interface ExternalAuthModuleInterface {
      */
     suspend fun `signInWithExternalJwt`(`params`: SignInWithExternalJwtParams): SignedInSession
     
+    /**
+     * Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
+     * (`sub` = the signed-in external user, `scope`, `jti`, `exp`), that they are present.
+     * Returns what the elevated access token allows; read the token itself with
+     * `auth().elevated_access_token(scopes)` when making the sensitive call. Signed out:
+     * `not_signed_in`, and nothing is sent.
+     */
+    suspend fun `verifyWithExternalJwt`(`params`: VerifyWithExternalJwtParams): ElevatedAccess
+    
     companion object
 }
 
@@ -2928,6 +3056,35 @@ open class ExternalAuthModule: Disposable, AutoCloseable, ExternalAuthModuleInte
         { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeSignedInSession.lift(it) },
+        // Error FFI converter
+        ByoaException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
+     * (`sub` = the signed-in external user, `scope`, `jti`, `exp`), that they are present.
+     * Returns what the elevated access token allows; read the token itself with
+     * `auth().elevated_access_token(scopes)` when making the sensitive call. Signed out:
+     * `not_signed_in`, and nothing is sent.
+     */
+    @Throws(ByoaException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyWithExternalJwt`(`params`: VerifyWithExternalJwtParams) : ElevatedAccess {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(
+                uniffiHandle,
+                
+        FfiConverterTypeVerifyWithExternalJwtParams.lower(`params`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeElevatedAccess.lift(it) },
         // Error FFI converter
         ByoaException.ErrorHandler,
     )
@@ -3696,6 +3853,339 @@ public object FfiConverterTypeListenerHandle: FfiConverter<ListenerHandle, Long>
 
 
 /**
+ * Receives the core's log lines. Implemented by the app (Logcat, os_log, console, a file).
+ * Called on whichever thread logged, possibly concurrently: implementations must be quick and
+ * must not block on a call into the client. Messages never contain a token.
+ */
+public interface Logger {
+    
+    /**
+     * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
+     * `::storage`), and the message.
+     */
+    fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Receives the core's log lines. Implemented by the app (Logcat, os_log, console, a file).
+ * Called on whichever thread logged, possibly concurrently: implementations must be quick and
+ * must not block on a call into the client. Messages never contain a token.
+ */
+open class LoggerImpl: Disposable, AutoCloseable, Logger
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_logger(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_logger(handle, status)
+        }
+    }
+
+    
+    /**
+     * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
+     * `::storage`), and the message.
+     */override fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_logger_log(
+        it,
+        
+        FfiConverterTypeLogLevel.lower(`level`),
+        FfiConverterString.lower(`target`),
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogger {
+    internal object `log`: UniffiCallbackInterfaceLoggerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogger.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`target`),
+                    FfiConverterString.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogger.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogger.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogger.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_logger(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogger: FfiConverter<Logger, Long> {
+    internal val handleMap = UniffiHandleMap<Logger>()
+
+    override fun lower(value: Logger): Long {
+        if (value is LoggerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): Logger {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LoggerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): Logger {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Logger) = 8UL
+
+    override fun write(value: Logger, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Key-value storage of strings, implemented by the app. Calls may block briefly (they run off
  * the caller's thread); they are never made concurrently by one client.
  */
@@ -4337,6 +4827,54 @@ public object FfiConverterTypeSessionTokens: FfiConverter<SessionTokens, Long> {
 
 
 /**
+ * Options of `auth().access_token()`.
+ */
+data class AccessTokenOptions (
+    /**
+     * The token must stay valid this many seconds more, or it is refreshed first. A value over
+     * half the session's lifetime counts as half of it.
+     */
+    val `minTtlSeconds`: kotlin.ULong = 60uL 
+    , 
+    /**
+     * Refresh even if the token is fresh enough.
+     */
+    val `forceRefresh`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer<AccessTokenOptions> {
+    override fun read(buf: ByteBuffer): AccessTokenOptions {
+        return AccessTokenOptions(
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessTokenOptions) = (
+            FfiConverterULong.allocationSize(value.`minTtlSeconds`) +
+            FfiConverterBoolean.allocationSize(value.`forceRefresh`)
+    )
+
+    override fun write(value: AccessTokenOptions, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`minTtlSeconds`, buf)
+            FfiConverterBoolean.write(value.`forceRefresh`, buf)
+    }
+}
+
+
+
+/**
  * How to reach Dynamic. Only `environment_id` is required.
  */
 data class ClientConfig (
@@ -4431,6 +4969,59 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterBoolean.write(value.`autoRefresh`, buf)
             FfiConverterULong.write(value.`refreshMarginSeconds`, buf)
             FfiConverterBoolean.write(value.`freshInstall`, buf)
+    }
+}
+
+
+
+/**
+ * What a step-up granted. The token itself is read with `auth().elevated_access_token(scopes)`
+ * when the sensitive call is made; it is not part of this record, so printing it is safe.
+ */
+data class ElevatedAccess (
+    /**
+     * The scopes the elevated token allows (the assertion's `scope`, split on spaces).
+     */
+    val `scopes`: List<kotlin.String>
+    , 
+    val `expiresAt`: java.time.Instant
+    , 
+    /**
+     * True when the token works for one call only: it is handed out once.
+     */
+    val `singleUse`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeElevatedAccess: FfiConverterRustBuffer<ElevatedAccess> {
+    override fun read(buf: ByteBuffer): ElevatedAccess {
+        return ElevatedAccess(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ElevatedAccess) = (
+            FfiConverterSequenceString.allocationSize(value.`scopes`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterBoolean.allocationSize(value.`singleUse`)
+    )
+
+    override fun write(value: ElevatedAccess, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`scopes`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterBoolean.write(value.`singleUse`, buf)
     }
 }
 
@@ -4722,6 +5313,56 @@ public object FfiConverterTypeVerifiedCredential: FfiConverterRustBuffer<Verifie
             FfiConverterOptionalString.write(value.`address`, buf)
             FfiConverterOptionalString.write(value.`chain`, buf)
             FfiConverterBoolean.write(value.`signInEnabled`, buf)
+    }
+}
+
+
+
+/**
+ * Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
+ */
+data class VerifyWithExternalJwtParams (
+    /**
+     * A fresh assertion from the app's provider: a JWT signed like the sign-in JWT (same
+     * issuer and keys) whose `sub` is the signed-in external user, with `scope`, `jti` and
+     * `exp`. Surrounding whitespace is ignored.
+     */
+    val `externalJwt`: kotlin.String
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(FfiConverterTypeVerifyWithExternalJwtParams.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifyWithExternalJwtParams: FfiConverterRustBuffer<VerifyWithExternalJwtParams> {
+    override fun read(buf: ByteBuffer): VerifyWithExternalJwtParams {
+        return VerifyWithExternalJwtParams(
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifyWithExternalJwtParams) = (
+            FfiConverterString.allocationSize(value.`externalJwt`)
+    )
+
+    override fun write(value: VerifyWithExternalJwtParams, buf: ByteBuffer) {
+            FfiConverterString.write(value.`externalJwt`, buf)
     }
 }
 
@@ -5684,6 +6325,62 @@ public object FfiConverterTypeCredentialFormat : FfiConverterRustBuffer<Credenti
 
 
 
+/**
+ * How much to log, most severe first. A level includes every level above it.
+ */
+
+enum class LogLevel {
+    
+    /**
+     * Failures the app should know about (a session could not be saved).
+     */
+    ERROR,
+    /**
+     * Problems the core works around (a refresh failed and will be retried, the store is
+     * unreadable, the JWT provider failed).
+     */
+    WARN,
+    /**
+     * State changes and retries.
+     */
+    INFO,
+    /**
+     * Every HTTP request: method, path, status, duration and `x-dyn-request-id`.
+     */
+    DEBUG,
+    /**
+     * Everything.
+     */
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 enum class NetworkErrorKind {
     
@@ -5838,6 +6535,14 @@ enum class RejectionReason {
     UNSUPPORTED_ALGORITHM,
     MALFORMED,
     DISABLED,
+    /**
+     * Step-up: the assertion's `jti` was used before (each assertion is good for one step-up).
+     */
+    REPLAYED,
+    /**
+     * Step-up: the assertion's `sub` is not the signed-in external user.
+     */
+    SUBJECT_MISMATCH,
     /**
      * The message named nothing recognisable; `server_detail` has the text.
      */
@@ -6130,6 +6835,38 @@ public object FfiConverterOptionalTypeExternalJwtProvider: FfiConverterRustBuffe
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLogger: FfiConverterRustBuffer<Logger?> {
+    override fun read(buf: ByteBuffer): Logger? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogger.read(buf)
+    }
+
+    override fun allocationSize(value: Logger?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogger.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Logger?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogger.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSessionTokens: FfiConverterRustBuffer<SessionTokens?> {
     override fun read(buf: ByteBuffer): SessionTokens? {
         if (buf.get().toInt() == 0) {
@@ -6282,6 +7019,21 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
 
 
 
+
+        /**
+         * Sends the core's logs at `level` and above to `logger`, for every client in the process;
+         * `None` turns logging off (the default). Calling it again replaces the logger and level.
+         */ fun `setLogger`(`logger`: Logger?, `level`: LogLevel)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_set_logger(
+    
+        
+        FfiConverterOptionalTypeLogger.lower(`logger`),
+        FfiConverterTypeLogLevel.lower(`level`),_status)
+}
+    
+    
 
         /**
          * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
