@@ -6,6 +6,7 @@
 #   4. peak RSS of both programs of 3
 #   5. size of the stripped mobile library, and its largest contributors (cargo-bloat)
 #   6. restore from storage to a signed-in state, without the network
+#   7. access_token() with a fresh bearer, and a step-up over loopback
 # Not part of scripts/test.sh: benchmarks print, humans judge.
 #
 # Needs cargo, Node.js 20+ with npm; installs cargo-bloat (crates.io) when absent and the JS

@@ -59,6 +59,17 @@ impl Fixture {
         )
     }
 
+    /// A step-up assertion for `EXTERNAL_USER` with its own `jti` (the emulator accepts each
+    /// `jti` once).
+    pub fn assertion(&self, jti: &str) -> String {
+        let mut claims = self
+            .issuer
+            .claims_for(EXTERNAL_USER, Duration::from_secs(600));
+        claims["scope"] = json!("wallet:export");
+        claims["jti"] = json!(jti);
+        self.issuer.mint(&claims)
+    }
+
     /// Sign-in requests the emulator has seen (to check that nothing was skipped).
     pub fn signin_count(&self) -> usize {
         self.emulator.request_count(

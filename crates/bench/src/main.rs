@@ -1,7 +1,7 @@
 //! `byoa-bench`: the cross-process benchmarks behind `scripts/bench.sh`.
 //!
 //! ```text
-//! byoa-bench run [options]     measure rows 1-5 and print the markdown table
+//! byoa-bench run [options]     measure rows 1-7 and print the markdown table
 //! byoa-bench serve FIXTURE     issuer + emulator; write FIXTURE; serve until stdin closes
 //! ```
 //!
@@ -27,6 +27,7 @@ mod report;
 mod restore;
 mod size;
 mod stats;
+mod step_up;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -49,14 +50,14 @@ struct Context {
 
 type Measurement = fn(&Context) -> Vec<Row>;
 
-/// The table, in order. Item 6 (restore from storage to a signed-in state, no network) waits for
-/// the library's storage API: add `("6", restore_rows)` here when it lands.
+/// The table, in order.
 const MEASUREMENTS: &[(&str, Measurement)] = &[
     ("1", preflight_rows),
     ("2", latency_rows),
     ("3-4", cold_start_rows),
     ("5", size_rows),
     ("6", restore_rows),
+    ("7", step_up_rows),
 ];
 
 fn main() -> ExitCode {
@@ -342,7 +343,6 @@ fn size_rows(context: &Context) -> Vec<Row> {
     )]
 }
 
-/// Item 6 is not measurable yet: the library has no storage API to restore from.
 /// Restores per storage kind: enough for a stable median, quick next to the other rows.
 const RESTORE_RUNS: usize = 200;
 
@@ -373,6 +373,54 @@ fn restore_rows(context: &Context) -> Vec<Row> {
             stats::ms(memory.p99)
         ),
     }]
+}
+
+/// `access_token()` calls and step-ups timed for row 7.
+const TOKEN_RUNS: usize = 2000;
+const STEP_UP_RUNS: usize = 200;
+
+fn step_up_rows(context: &Context) -> Vec<Row> {
+    let what_token = "7. `access_token()` with a fresh bearer (no request)";
+    let what_step_up = "7. Step-up (`verify_with_external_jwt`) over loopback";
+    let measured = match step_up::measure(&context.fixture, TOKEN_RUNS, STEP_UP_RUNS) {
+        Ok(measured) => measured,
+        Err(e) => {
+            let why = e.to_string();
+            return vec![
+                Row::failed("7", what_token, &why),
+                Row::failed("7", what_step_up, &why),
+            ];
+        }
+    };
+    let (token, step_up) = (measured.access_token, measured.step_up);
+    vec![
+        Row {
+            item: "7",
+            what: format!("{what_token}, median of {}", token.n),
+            native: stats::ms(token.median),
+            alternative: "—".to_owned(),
+            ratio: "—".to_owned(),
+            notes: format!(
+                "the async call through the library's runtime, clock check included; p10–p90 {}–{}, p99 {}",
+                stats::ms(token.p10),
+                stats::ms(token.p90),
+                stats::ms(token.p99)
+            ),
+        },
+        Row {
+            item: "7",
+            what: format!("{what_step_up}, median of {}", step_up.n),
+            native: stats::ms(step_up.median),
+            alternative: "—".to_owned(),
+            ratio: "—".to_owned(),
+            notes: format!(
+                "assertion preflight + POST externalAuth/verify (the emulator verifies the ES256 assertion) + RS256 check of the elevated token; p10–p90 {}–{}, p99 {}",
+                stats::ms(step_up.p10),
+                stats::ms(step_up.p90),
+                stats::ms(step_up.p99)
+            ),
+        },
+    ]
 }
 
 /// `byoa-bench serve FIXTURE`: for working on the JS subject by hand.
