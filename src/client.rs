@@ -8,9 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use dynamic_byoa_contract::{
-    ElevatedAccessTokenClaims, ExternalAuthAssertionResponse, VerifyResponse, paths,
-};
+use dynamic_byoa_contract::{ExternalAuthAssertionResponse, VerifyResponse, paths};
 
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
@@ -21,6 +19,7 @@ use crate::jwks::SessionKeys;
 use crate::lifecycle::{
     AfterRestore, Found, Lifecycle, RefreshTicket, Renewal, RestorePlan, SignInTicket,
 };
+use crate::logging::{LogLevel, log_at, target};
 use crate::provider::ExternalJwtProvider;
 use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
 use crate::single_flight::SingleFlight;
@@ -373,6 +372,11 @@ impl Core {
             return Ok(seen);
         }
         self.refresh_after(&seen).await?;
+        if force_refresh && self.current_session().is_some_and(|s| s.same_token(&seen)) {
+            // Joined a refresh that had just produced `seen` itself (its run was not yet
+            // cleared): forced means newer than what the caller saw, so refresh once more.
+            self.refresh_after(&seen).await?;
+        }
         self.current_session().ok_or(Error::NotSignedIn)
     }
 
@@ -430,6 +434,7 @@ impl Core {
         params: VerifyWithExternalJwtParams,
     ) -> Result<ElevatedAccess, Error> {
         let session = self.usable_session().await?;
+        let generation = self.lifecycle.generation().ok_or(Error::NotSignedIn)?;
         let external_user = session.profile.user.external_user_id.clone();
         let leeway = self.settings.leeway_seconds;
         let body = self
@@ -437,7 +442,10 @@ impl Core {
                 step_up::assertion_body(&params, external_user.as_deref(), now, leeway)
             })
             .await?;
+        // The same session, refreshed if its bearer is about to expire: the assertion was
+        // checked against this session's user.
         let session = self.fresh_session(STEP_UP_MIN_TTL, false).await?;
+        self.still_current(generation)?;
         let reply = self
             .transport
             .post_json::<_, ExternalAuthAssertionResponse>(
@@ -445,28 +453,51 @@ impl Core {
                 &body,
                 Some(session.bearer()),
             )
-            .await?;
+            .await
+            // A session that ended meanwhile explains a refusal (its bearer was revoked): say so.
+            .map_err(|error| self.still_current(generation).err().unwrap_or(error))?;
         self.learn_server_time(reply.server_date);
         let token = reply.body.elevated_access_token;
-        let claims: ElevatedAccessTokenClaims = self
-            .keys
-            .verify_claims(
-                &self.transport,
-                &token,
-                &self.settings.environment_id,
-                session.user_id(),
-            )
-            .await?;
-        log::info!(target: "dynamic_byoa::session", "step-up granted scopes [{}] until {}{}", claims.scope, claims.exp, if claims.single_use == Some(true) { ", single use" } else { "" });
-        Ok(self.elevated.keep(&session_ref(&session), token, &claims))
+        let claims = step_up::read_claims(
+            &token,
+            &self.settings.environment_id,
+            session.user_id(),
+            self.server_now(),
+        )?;
+        // A sign-out (or any end of the session) while the request was in flight wins: the
+        // token is not kept, and the app hears that the session changed.
+        self.still_current(generation)?;
+        let granted = self.elevated.keep(generation, token, &claims);
+        log_at!(
+            LogLevel::Info,
+            target::SESSION,
+            "step-up granted scopes [{}] until {}{}",
+            granted.scopes.join(" "),
+            claims.exp,
+            if granted.single_use {
+                ", single use"
+            } else {
+                ""
+            }
+        );
+        Ok(granted)
+    }
+
+    /// `Ok` while the session of `generation` is the current one (refreshes included).
+    fn still_current(&self, generation: u64) -> Result<(), Error> {
+        match self.lifecycle.generation() {
+            Some(current) if current == generation => Ok(()),
+            Some(_) => Err(Error::SessionChanged),
+            None => Err(Error::NotSignedIn),
+        }
     }
 
     /// The elevated token for a call needing `scopes`, if a step-up of this session granted one
     /// that is unexpired; a single-use token is handed out once.
     pub fn elevated_access_token(&self, scopes: &[String]) -> Option<String> {
-        let session = self.current_session()?;
-        self.elevated
-            .take(&session_ref(&session), scopes, self.server_now())
+        self.current_session()?;
+        let generation = self.lifecycle.generation()?;
+        self.elevated.take(generation, scopes, self.server_now())
     }
 
     /// The session cannot be extended: re-exchange through the app's provider if there is one,
@@ -504,18 +535,31 @@ impl Core {
                 let params = match fetched {
                     Ok(Ok(params)) => params,
                     Ok(Err(error)) => {
-                        log::warn!(target: "dynamic_byoa::session", "the JWT provider failed: {}", error.scrubbed_detail());
+                        log_at!(
+                            LogLevel::Warn,
+                            target::SESSION,
+                            "the JWT provider failed: {}",
+                            error.scrubbed_detail()
+                        );
                         return None;
                     }
                     Err(_) => {
-                        log::warn!(target: "dynamic_byoa::session", "the JWT provider timed out");
+                        log_at!(
+                            LogLevel::Warn,
+                            target::SESSION,
+                            "the JWT provider timed out"
+                        );
                         return None;
                     }
                 };
                 let (Renewal::Session(renewed) | Renewal::Restore(renewed)) = renewal;
                 let expected = renewed.profile.user.external_user_id.as_deref();
                 if expected.is_some_and(|id| id != params.external_user_id) {
-                    log::warn!(target: "dynamic_byoa::session", "the JWT provider returned another user's JWT; not used");
+                    log_at!(
+                        LogLevel::Warn,
+                        target::SESSION,
+                        "the JWT provider returned another user's JWT; not used"
+                    );
                     return None;
                 }
                 let exchanged = match self.checked_body(&params).await {
@@ -525,7 +569,12 @@ impl Core {
                 match exchanged {
                     Ok(session) => Some(session),
                     Err(error) => {
-                        log::warn!(target: "dynamic_byoa::session", "re-exchange failed: {}", ByoaError::from(error).code_str());
+                        log_at!(
+                            LogLevel::Warn,
+                            target::SESSION,
+                            "re-exchange failed: {}",
+                            ByoaError::from(error).code_str()
+                        );
                         None
                     }
                 }
@@ -632,11 +681,20 @@ impl Core {
     /// never past expiry (`next_wake` caps it).
     fn note_refresh_failure(&self, error: Error) {
         let now = self.server_now();
-        let mut retry = self.retry_state();
-        retry.failures += 1;
-        let pause = (FIRST_RETRY_PAUSE << (retry.failures - 1).min(8)).min(MAX_RETRY_PAUSE);
-        retry.not_before = Some(now + pause);
-        log::warn!(target: "dynamic_byoa::session", "automatic refresh failed ({}); retrying in {pause} s", ByoaError::from(error).code_str());
+        let pause = {
+            let mut retry = self.retry_state();
+            retry.failures += 1;
+            let pause = (FIRST_RETRY_PAUSE << (retry.failures - 1).min(8)).min(MAX_RETRY_PAUSE);
+            retry.not_before = Some(now + pause);
+            pause
+        };
+        // Logged with no lock held: the app's logger may call back into the client.
+        log_at!(
+            LogLevel::Warn,
+            target::SESSION,
+            "automatic refresh failed ({}); retrying in {pause} s",
+            ByoaError::from(error).code_str()
+        );
     }
 
     fn retry_state(&self) -> std::sync::MutexGuard<'_, RetryState> {
@@ -697,7 +755,12 @@ impl Core {
             .revoke(bearer, reason.logout_header(), REVOKE_TIMEOUT)
             .await;
         if let Err(error) = result {
-            log::info!(target: "dynamic_byoa::session", "revoking the ended session failed (ignored): {}", ByoaError::from(error).code_str());
+            log_at!(
+                LogLevel::Info,
+                target::SESSION,
+                "revoking the ended session failed (ignored): {}",
+                ByoaError::from(error).code_str()
+            );
         }
     }
 
@@ -777,7 +840,12 @@ impl Core {
         let read = self.call_storage(|storage, key| storage.get(key)).await;
         let text = match read {
             Err(error) => {
-                log::warn!(target: "dynamic_byoa::storage", "the session store is unreadable: {}", error.scrubbed());
+                log_at!(
+                    LogLevel::Warn,
+                    target::STORAGE,
+                    "the session store is unreadable: {}",
+                    error.scrubbed()
+                );
                 return Found::Unreadable(error);
             }
             Ok(None) => return Found::Nothing,
@@ -799,7 +867,11 @@ impl Core {
         match StoredSession::decode(&text) {
             Ok(record) => Found::Record(record),
             Err(problem) => {
-                log::warn!(target: "dynamic_byoa::storage", "the stored session is unusable and is ignored: {problem}");
+                log_at!(
+                    LogLevel::Warn,
+                    target::STORAGE,
+                    "the stored session is unusable and is ignored: {problem}"
+                );
                 Found::Corrupt
             }
         }
@@ -828,7 +900,12 @@ impl Core {
             }
             Err(error) => {
                 self.retry_state().write_failures += 1;
-                log::warn!(target: "dynamic_byoa::storage", "saving the session failed; will retry: {}", error.scrubbed());
+                log_at!(
+                    LogLevel::Warn,
+                    target::STORAGE,
+                    "saving the session failed; will retry: {}",
+                    error.scrubbed()
+                );
             }
         }
     }
@@ -864,15 +941,4 @@ impl Core {
                 .set_server_offset(unix_seconds(date) - self.clock.now_unix());
         }
     }
-}
-
-/// Which session an elevated token belongs to: Dynamic's session id, or the user id when the
-/// server sent none. A token is only handed out while its session is the current one.
-fn session_ref(session: &Session) -> String {
-    session
-        .profile
-        .user
-        .session_id
-        .clone()
-        .unwrap_or_else(|| session.user_id().to_owned())
 }

@@ -93,6 +93,10 @@ pub enum ByoaError {
     // --- The call needs a session. ---
     #[error("not signed in")]
     NotSignedIn,
+    #[error(
+        "the session ended or was replaced while this call was in flight; its result was discarded"
+    )]
+    SessionChanged,
     #[error("the session store cannot be read yet ({error}); call auth().restore() when it can")]
     StorageUnavailable { error: StorageError },
 
@@ -142,6 +146,7 @@ impl ByoaError {
             Self::SignInSuperseded => "sign_in_superseded",
             Self::SignInCancelled => "sign_in_cancelled",
             Self::NotSignedIn => "not_signed_in",
+            Self::SessionChanged => "session_changed",
             Self::StorageUnavailable { .. } => "storage_unavailable",
             Self::Network { .. } => "network",
             Self::InvalidResponse { .. } => "invalid_response",
@@ -272,6 +277,8 @@ pub(crate) enum Error {
     Cancelled,
     #[error("not signed in")]
     NotSignedIn,
+    #[error("the session changed")]
+    SessionChanged,
     #[error("storage: {0}")]
     Storage(StorageError),
     /// An error already in public form, shared by several callers of one request.
@@ -336,6 +343,7 @@ impl From<Error> for ByoaError {
             Error::Superseded => Self::SignInSuperseded,
             Error::Cancelled => Self::SignInCancelled,
             Error::NotSignedIn => Self::NotSignedIn,
+            Error::SessionChanged => Self::SessionChanged,
             Error::Storage(error) => Self::StorageUnavailable {
                 error: error.scrubbed(),
             },

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::logging::{LogLevel, log_at, target};
 use crate::session::SignedInSession;
 use crate::storage::StorageError;
 
@@ -137,6 +138,10 @@ pub(crate) trait ListenerOwner: Send + Sync {
 pub(crate) fn deliver(listener: &Arc<dyn AuthListener>, state: AuthState) {
     let call = std::panic::AssertUnwindSafe(|| listener.on_state_changed(state));
     if std::panic::catch_unwind(call).is_err() {
-        log::warn!(target: "dynamic_byoa::events", "an auth listener failed; it stays registered");
+        log_at!(
+            LogLevel::Warn,
+            target::EVENTS,
+            "an auth listener failed; it stays registered"
+        );
     }
 }

@@ -19,7 +19,6 @@ use base64::Engine as _;
 use dynamic_byoa_contract::{JwksKey, JwksResponse, paths};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::error::{ByoaError, Error};
 use crate::preflight::BASE64URL;
@@ -42,30 +41,6 @@ type Fetched = (std::sync::Arc<JwksResponse>, Option<SystemTime>);
 struct CheckedClaims {
     sub: String,
     environment_id: String,
-}
-
-/// Claims that name the environment and the Dynamic user a token was issued for.
-pub(crate) trait IdentifiedClaims {
-    fn environment_id(&self) -> &str;
-    fn user_id(&self) -> &str;
-}
-
-impl IdentifiedClaims for CheckedClaims {
-    fn environment_id(&self) -> &str {
-        &self.environment_id
-    }
-    fn user_id(&self) -> &str {
-        &self.sub
-    }
-}
-
-impl IdentifiedClaims for dynamic_byoa_contract::ElevatedAccessTokenClaims {
-    fn environment_id(&self) -> &str {
-        &self.environment_id
-    }
-    fn user_id(&self) -> &str {
-        &self.sub
-    }
 }
 
 #[derive(Deserialize)]
@@ -100,20 +75,6 @@ impl SessionKeys {
         environment_id: &str,
         user_id: &str,
     ) -> Result<(), Error> {
-        self.verify_claims::<CheckedClaims>(transport, token, environment_id, user_id)
-            .await
-            .map(drop)
-    }
-
-    /// [`SessionKeys::verify`] for any token the environment's key signs (session or elevated
-    /// access token), returning its claims.
-    pub async fn verify_claims<C: DeserializeOwned + IdentifiedClaims>(
-        &self,
-        transport: &Transport,
-        token: &str,
-        environment_id: &str,
-        user_id: &str,
-    ) -> Result<C, Error> {
         let parts = TokenParts::split(token)?;
         let mut keys = match self.cached() {
             Some(keys) => keys,
@@ -122,18 +83,19 @@ impl SessionKeys {
         if find_key(&keys, parts.header.kid.as_deref()).is_none() {
             keys = self.refetch(transport).await?;
         }
-        let key = find_key(&keys, parts.header.kid.as_deref())
-            .ok_or_else(|| invalid("a Dynamic token's key is not among the environment's keys"))?;
+        let key = find_key(&keys, parts.header.kid.as_deref()).ok_or_else(|| {
+            invalid("the session token's key is not among the environment's keys")
+        })?;
         parts.verify_signature(key)?;
-        let claims: C = serde_json::from_slice(&parts.payload)
-            .map_err(|_| invalid("a Dynamic token's claims do not decode"))?;
-        if claims.environment_id() != environment_id {
-            return Err(invalid("a Dynamic token is for another environment"));
+        let claims: CheckedClaims = serde_json::from_slice(&parts.payload)
+            .map_err(|_| invalid("the session token's claims do not decode"))?;
+        if claims.environment_id != environment_id {
+            return Err(invalid("the session token is for another environment"));
         }
-        if claims.user_id() != user_id {
-            return Err(invalid("a Dynamic token is for another user"));
+        if claims.sub != user_id {
+            return Err(invalid("the session token is for another user"));
         }
-        Ok(claims)
+        Ok(())
     }
 
     fn cached(&self) -> Option<std::sync::Arc<JwksResponse>> {
@@ -203,7 +165,7 @@ struct TokenParts<'a> {
 
 impl<'a> TokenParts<'a> {
     fn split(token: &'a str) -> Result<Self, Error> {
-        let malformed = || invalid("a Dynamic token is not a JWT");
+        let malformed = || invalid("the session token is not a JWT");
         let (signed, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
         let (header, payload) = signed.split_once('.').ok_or_else(malformed)?;
         let header: Header = BASE64URL
@@ -212,7 +174,7 @@ impl<'a> TokenParts<'a> {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(malformed)?;
         if header.alg != "RS256" {
-            return Err(invalid("a Dynamic token is not RS256"));
+            return Err(invalid("the session token is not RS256"));
         }
         Ok(Self {
             signed,
@@ -239,7 +201,7 @@ impl<'a> TokenParts<'a> {
                 self.signed.as_bytes(),
                 &self.signature,
             )
-            .map_err(|_| invalid("a Dynamic token's signature does not verify"))
+            .map_err(|_| invalid("the session token's signature does not verify"))
     }
 }
 

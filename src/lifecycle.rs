@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
 use crate::events::{AuthListener, AuthState, ListenerOwner, SignOutReason, deliver};
+use crate::logging::{LogLevel, log_at, target};
 use crate::session::{Session, SignedInSession};
 use crate::storage::{StorageError, StoredSession};
 
@@ -137,6 +138,9 @@ struct Inner {
     kept: u64,
     epoch: u64,
     version: u64,
+    /// Changes with every transition except a refresh: names one signed-in session from its
+    /// sign-in (or restore) to its end, across refreshes. Elevated tokens are kept per value.
+    generation: u64,
     /// The store does not yet reflect `phase`.
     dirty: bool,
     /// The store has been read, or something newer than its content happened.
@@ -158,6 +162,12 @@ struct Event {
 impl Inner {
     /// Moves to `phase`, queueing its event when the public state changes.
     fn enter(&mut self, phase: Phase) {
+        self.generation += 1;
+        self.enter_same_session(phase);
+    }
+
+    /// [`Inner::enter`] for a refresh: the same session with new tokens.
+    fn enter_same_session(&mut self, phase: Phase) {
         let before = self.phase.public();
         self.phase = phase;
         self.version += 1;
@@ -214,6 +224,7 @@ impl Lifecycle {
                 kept: 0,
                 epoch: 0,
                 version: 0,
+                generation: 0,
                 dirty: false,
                 settled: false,
                 listeners: Vec::new(),
@@ -233,6 +244,12 @@ impl Lifecycle {
 
     pub fn session(&self) -> Option<Session> {
         self.lock().signed_in().cloned()
+    }
+
+    /// The current session's generation (see `Inner::generation`), `None` when not signed in.
+    pub fn generation(&self) -> Option<u64> {
+        let inner = self.lock();
+        inner.signed_in().map(|_| inner.generation)
     }
 
     pub fn server_offset(&self) -> i64 {
@@ -333,7 +350,7 @@ impl Lifecycle {
                     .signed_in()
                     .is_some_and(|current| current.same_token(&ticket.session));
             if still_current {
-                inner.enter(Phase::SignedIn(refreshed));
+                inner.enter_same_session(Phase::SignedIn(refreshed));
                 inner.dirty = true;
             }
             inner
@@ -527,7 +544,12 @@ impl Lifecycle {
             while let Some(event) = self.next_event() {
                 // Logged here, outside the lock: a logger may call back into the client.
                 if event.is_change {
-                    log::info!(target: "dynamic_byoa::state", "state: {}", event.state.summary());
+                    log_at!(
+                        LogLevel::Info,
+                        target::STATE,
+                        "state: {}",
+                        event.state.summary()
+                    );
                 }
                 for listener in &event.listeners {
                     deliver(listener, event.state.clone());

@@ -1,19 +1,26 @@
 //! Step-up (contract §4.9): a signed-in user proves again, through the app's own provider, that
 //! they are present, and gets a short-lived elevated access token for a sensitive action.
 //!
-//! The elevated tokens are kept in memory with the session they were granted to, keyed by their
-//! scope set: expired ones are dropped, single-use ones are handed out once, and all of them go
-//! at sign-out. They are never written to storage: they stand for "the user was present a moment
-//! ago", last minutes, and a restarted app asking again is the safe reading of that.
+//! The elevated tokens are kept in memory with the session they were granted to (its
+//! generation: the same across refreshes, new with every sign-in, restore and end), keyed by
+//! their scope set: expired ones are dropped, single-use ones are handed out once, and none is
+//! handed out once its session has ended. They are never written to storage: they stand for "the
+//! user was present a moment ago", last minutes, and a restarted app asking again is the safe
+//! reading of that.
+//!
+//! The client reads the elevated token's claims but does not verify its signature: it only
+//! forwards the token to Dynamic, which does, and the contract does not say which key signs it
+//! [I]; refusing a valid token because of a guess would burn the assertion's `jti` for nothing.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use base64::Engine as _;
 use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest};
 
 use crate::error::Error;
-use crate::preflight::{self, Expectations};
+use crate::preflight::{self, BASE64URL, Expectations};
 use crate::redact::REDACTED;
 use crate::session::from_unix_seconds;
 
@@ -75,10 +82,47 @@ pub(crate) fn assertion_body(
     })
 }
 
+/// The claims of an elevated token Dynamic returned, checked for what the client relies on:
+/// `scope` and `exp` present and not yet expired at `server_now`, and, where the token names
+/// them, this environment and this user.
+pub(crate) fn read_claims(
+    token: &str,
+    environment_id: &str,
+    user_id: &str,
+    server_now: i64,
+) -> Result<ElevatedAccessTokenClaims, Error> {
+    let invalid = |detail| Error::Incomplete {
+        status: 200,
+        detail,
+    };
+    let claims: ElevatedAccessTokenClaims = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| BASE64URL.decode(payload).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("the elevated access token is not a JWT with scope and exp"))?;
+    if claims
+        .environment_id
+        .as_deref()
+        .is_some_and(|e| e != environment_id)
+    {
+        return Err(invalid(
+            "the elevated access token is for another environment",
+        ));
+    }
+    if claims.sub.as_deref().is_some_and(|sub| sub != user_id) {
+        return Err(invalid("the elevated access token is for another user"));
+    }
+    if claims.exp <= server_now {
+        return Err(invalid("the elevated access token arrived expired"));
+    }
+    Ok(claims)
+}
+
 /// One kept elevated token.
 struct Elevated {
-    /// The session it was granted to (see [`ElevatedTokens::keep`]).
-    session: String,
+    /// The session generation it was granted to (see [`ElevatedTokens::keep`]).
+    session: u64,
     scopes: BTreeSet<String>,
     token: String,
     expires_at: i64,
@@ -92,11 +136,11 @@ pub(crate) struct ElevatedTokens {
 }
 
 impl ElevatedTokens {
-    /// Keeps `token` for `session` (an id of the session that asked for it), replacing one with
-    /// the same scope set. Returns what was granted.
+    /// Keeps `token` for `session` (the generation of the session that asked for it), replacing
+    /// one with the same scope set. Returns what was granted.
     pub fn keep(
         &self,
-        session: &str,
+        session: u64,
         token: String,
         claims: &ElevatedAccessTokenClaims,
     ) -> ElevatedAccess {
@@ -110,7 +154,7 @@ impl ElevatedTokens {
         let mut kept = self.lock();
         kept.retain(|e| !(e.session == session && e.scopes == scopes));
         kept.push(Elevated {
-            session: session.to_owned(),
+            session,
             scopes,
             token,
             expires_at: claims.exp,
@@ -121,13 +165,17 @@ impl ElevatedTokens {
 
     /// The token for a call that needs every scope in `required`, granted to `session` and
     /// unexpired at `server_now`: one with exactly these scopes if there is one, else the
-    /// broadest-lived one that covers them. A single-use token is removed as it is handed out;
-    /// expired tokens and those of other sessions are dropped on the way.
-    pub fn take(&self, session: &str, required: &[String], server_now: i64) -> Option<String> {
+    /// longest-lived one that covers them. A single-use token is removed as it is handed out;
+    /// expired tokens and those of other sessions are dropped on the way. Asking for no scope at
+    /// all finds nothing: it would otherwise match any token, and use up a single-use one.
+    pub fn take(&self, session: u64, required: &[String], server_now: i64) -> Option<String> {
         let required: BTreeSet<String> = required
             .iter()
             .flat_map(|s| scope_set(s))
             .collect::<BTreeSet<_>>();
+        if required.is_empty() {
+            return None;
+        }
         let mut kept = self.lock();
         kept.retain(|e| e.session == session && e.expires_at > server_now);
         let index = kept.iter().position(|e| e.scopes == required).or_else(|| {
@@ -178,22 +226,16 @@ mod tests {
     #[test]
     fn a_token_is_found_by_its_scopes_and_only_for_its_session() {
         let tokens = ElevatedTokens::default();
-        let granted = tokens.keep(
-            "s1",
-            "t-export".into(),
-            &claims("wallet:export", 100, false),
-        );
+        let granted = tokens.keep(1, "t-export".into(), &claims("wallet:export", 100, false));
         assert_eq!(granted.scopes, scopes(&["wallet:export"]));
         assert_eq!(
-            tokens
-                .take("s1", &scopes(&["wallet:export"]), 50)
-                .as_deref(),
+            tokens.take(1, &scopes(&["wallet:export"]), 50).as_deref(),
             Some("t-export")
         );
-        assert_eq!(tokens.take("s1", &scopes(&["wallet:sign"]), 50), None);
-        assert_eq!(tokens.take("s2", &scopes(&["wallet:export"]), 50), None);
+        assert_eq!(tokens.take(1, &scopes(&["wallet:sign"]), 50), None);
+        assert_eq!(tokens.take(2, &scopes(&["wallet:export"]), 50), None);
         assert_eq!(
-            tokens.take("s1", &scopes(&["wallet:export"]), 50),
+            tokens.take(1, &scopes(&["wallet:export"]), 50),
             None,
             "another session's lookup dropped it"
         );
@@ -202,18 +244,12 @@ mod tests {
     #[test]
     fn a_broader_token_covers_a_narrower_request_and_an_exact_one_wins() {
         let tokens = ElevatedTokens::default();
-        tokens.keep("s", "broad".into(), &claims("a b c", 100, false));
+        tokens.keep(7, "broad".into(), &claims("a b c", 100, false));
+        assert_eq!(tokens.take(7, &scopes(&["b"]), 0).as_deref(), Some("broad"));
+        tokens.keep(7, "exact".into(), &claims("b", 90, false));
+        assert_eq!(tokens.take(7, &scopes(&["b"]), 0).as_deref(), Some("exact"));
         assert_eq!(
-            tokens.take("s", &scopes(&["b"]), 0).as_deref(),
-            Some("broad")
-        );
-        tokens.keep("s", "exact".into(), &claims("b", 90, false));
-        assert_eq!(
-            tokens.take("s", &scopes(&["b"]), 0).as_deref(),
-            Some("exact")
-        );
-        assert_eq!(
-            tokens.take("s", &scopes(&["a c"]), 0).as_deref(),
+            tokens.take(7, &scopes(&["a c"]), 0).as_deref(),
             Some("broad"),
             "scopes may be given space-separated"
         );
@@ -222,31 +258,57 @@ mod tests {
     #[test]
     fn expired_tokens_are_dropped_and_single_use_ones_are_handed_out_once() {
         let tokens = ElevatedTokens::default();
-        tokens.keep("s", "once".into(), &claims("x", 100, true));
-        tokens.keep("s", "short".into(), &claims("y", 10, false));
+        tokens.keep(7, "once".into(), &claims("x", 100, true));
+        tokens.keep(7, "short".into(), &claims("y", 10, false));
         assert_eq!(
-            tokens.take("s", &scopes(&["y"]), 10),
+            tokens.take(7, &scopes(&["y"]), 10),
             None,
             "exp is exclusive"
         );
-        assert_eq!(
-            tokens.take("s", &scopes(&["x"]), 0).as_deref(),
-            Some("once")
-        );
-        assert_eq!(tokens.take("s", &scopes(&["x"]), 0), None);
+        assert_eq!(tokens.take(7, &scopes(&["x"]), 0).as_deref(), Some("once"));
+        assert_eq!(tokens.take(7, &scopes(&["x"]), 0), None);
     }
 
     #[test]
     fn the_same_scope_set_replaces_the_older_token_and_clear_forgets_all() {
         let tokens = ElevatedTokens::default();
-        tokens.keep("s", "old".into(), &claims("x y", 100, false));
-        tokens.keep("s", "new".into(), &claims("y x", 100, false));
+        tokens.keep(7, "old".into(), &claims("x y", 100, false));
+        tokens.keep(7, "new".into(), &claims("y x", 100, false));
         assert_eq!(
-            tokens.take("s", &scopes(&["x", "y"]), 0).as_deref(),
+            tokens.take(7, &scopes(&["x", "y"]), 0).as_deref(),
             Some("new")
         );
         tokens.clear();
-        assert_eq!(tokens.take("s", &scopes(&["x"]), 0), None);
+        assert_eq!(tokens.take(7, &scopes(&["x"]), 0), None);
+    }
+
+    #[test]
+    fn asking_for_no_scope_finds_nothing() {
+        let tokens = ElevatedTokens::default();
+        tokens.keep(7, "once".into(), &claims("x", 100, true));
+        assert_eq!(tokens.take(7, &[], 0), None);
+        assert_eq!(tokens.take(7, &scopes(&[" "]), 0), None);
+        assert!(tokens.take(7, &scopes(&["x"]), 0).is_some(), "not used up");
+    }
+
+    #[test]
+    fn claims_are_read_and_checked_where_the_token_names_them() {
+        let encode = |v: serde_json::Value| format!("e30.{}.c2ln", BASE64URL.encode(v.to_string()));
+        let minimal = encode(serde_json::json!({"scope": "pay", "exp": 100}));
+        let read = read_claims(&minimal, "env", "u", 50).unwrap();
+        assert_eq!((read.scope.as_str(), read.exp), ("pay", 100));
+        let named = |env: &str, sub: &str| {
+            encode(
+                serde_json::json!({"scope": "pay", "exp": 100, "environment_id": env, "sub": sub}),
+            )
+        };
+        assert!(read_claims(&named("env", "u"), "env", "u", 50).is_ok());
+        assert!(read_claims(&named("other", "u"), "env", "u", 50).is_err());
+        assert!(read_claims(&named("env", "v"), "env", "u", 50).is_err());
+        assert!(read_claims(&minimal, "env", "u", 100).is_err(), "expired");
+        let no_scope = encode(serde_json::json!({"exp": 100}));
+        assert!(read_claims(&no_scope, "env", "u", 50).is_err());
+        assert!(read_claims("not-a-jwt", "env", "u", 50).is_err());
     }
 
     #[test]

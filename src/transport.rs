@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
 use crate::error::{Error, is_tls};
+use crate::logging::{self, LogLevel, log_at, target};
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
 pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_PKG_VERSION"));
@@ -167,8 +168,9 @@ impl Transport {
                     if Instant::now() + pause >= deadline {
                         return Err(error);
                     }
-                    log::info!(
-                        target: LOG_TARGET,
+                    log_at!(
+                        LogLevel::Info,
+                        target::HTTP,
                         "retrying {} {} in {} ms: {}",
                         call.method,
                         url_path(&url),
@@ -222,25 +224,27 @@ impl Transport {
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
-                log::debug!(
-                    target: LOG_TARGET,
-                    request_id = id.as_str();
-                    "{} {} failed after {elapsed} ms: {}",
-                    call.method,
-                    url_path(url),
-                    transport_reason(&error),
-                );
+                if logging::enabled(LogLevel::Debug) {
+                    let line = format!(
+                        "{} {} failed after {elapsed} ms: {}",
+                        call.method,
+                        url_path(url),
+                        transport_reason(&error)
+                    );
+                    logging::emit(LogLevel::Debug, target::HTTP, &line, Some(&id));
+                }
                 return Err(error.into());
             }
         };
-        log::debug!(
-            target: LOG_TARGET,
-            request_id = id.as_str();
-            "{} {} -> {} in {elapsed} ms",
-            call.method,
-            url_path(url),
-            response.status().as_u16(),
-        );
+        if logging::enabled(LogLevel::Debug) {
+            let line = format!(
+                "{} {} -> {} in {elapsed} ms",
+                call.method,
+                url_path(url),
+                response.status().as_u16()
+            );
+            logging::emit(LogLevel::Debug, target::HTTP, &line, Some(&id));
+        }
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -277,9 +281,6 @@ impl Transport {
         }
     }
 }
-
-/// Target of the per-request log lines.
-const LOG_TARGET: &str = "dynamic_byoa::http";
 
 /// The path of `url` (no scheme, host or query) for logs: `/api/v0/sdk/<env>/refresh`.
 fn url_path(url: &str) -> &str {

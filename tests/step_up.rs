@@ -175,6 +175,80 @@ async fn sign_out_forgets_every_elevated_token() {
 }
 
 #[tokio::test]
+async fn an_elevated_token_survives_a_refresh_of_its_session() {
+    let fx = Fixture::start().await;
+    let (client, clock) = signed_in_client(&fx, "dan").await;
+    step_up(&client, &fx.assertion_for("dan", "pay", "dn-1", false))
+        .await
+        .unwrap();
+    fx.pass_time(&clock, Duration::from_secs(5));
+    client.auth().refresh().await.unwrap();
+    assert!(
+        client
+            .auth()
+            .elevated_access_token(scopes(&["pay"]))
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_while_a_step_up_is_in_flight_keeps_no_elevated_token() {
+    let fx = Fixture::start().await;
+    let (client, _clock) = signed_in_client(&fx, "dina").await;
+    let hold = fx.emulator.hold(VERIFY);
+    let in_flight = {
+        let client = client.clone();
+        let assertion = fx.assertion_for("dina", "pay", "di-1", false);
+        tokio::spawn(async move { step_up(&client, &assertion).await })
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while fx.requests(VERIFY) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the step-up request arrives");
+
+    client.auth().sign_out().await;
+    hold.release();
+
+    assert_eq!(
+        in_flight.await.unwrap().unwrap_err(),
+        ByoaError::NotSignedIn
+    );
+    sign_in(&client, &fx.jwt_for("dina"), "dina").await.unwrap();
+    assert_eq!(client.auth().elevated_access_token(scopes(&["pay"])), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sign_in_while_a_step_up_is_in_flight_makes_it_fail_as_session_changed() {
+    let fx = Fixture::start().await;
+    let (client, _clock) = signed_in_client(&fx, "dirk").await;
+    let hold = fx.emulator.hold(VERIFY);
+    let in_flight = {
+        let client = client.clone();
+        let assertion = fx.assertion_for("dirk", "pay", "dk-1", false);
+        tokio::spawn(async move { step_up(&client, &assertion).await })
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while fx.requests(VERIFY) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the step-up request arrives");
+
+    sign_in(&client, &fx.jwt_for("dirk"), "dirk").await.unwrap();
+    hold.release();
+
+    assert_eq!(
+        in_flight.await.unwrap().unwrap_err(),
+        ByoaError::SessionChanged
+    );
+    assert_eq!(client.auth().elevated_access_token(scopes(&["pay"])), None);
+}
+
+#[tokio::test]
 async fn a_step_up_for_another_user_is_refused_on_the_device() {
     let fx = Fixture::start().await;
     let (client, _clock) = signed_in_client(&fx, "eve").await;

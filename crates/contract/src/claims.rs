@@ -71,26 +71,28 @@ pub struct DynamicIdTokenClaims {
 }
 
 /// Claims of an elevated access token (`elevatedAccessToken` of `externalAuth/verify`, contract
-/// §4.9): a short-lived JWT signed with the environment's session key, sent later as
-/// `x-dyn-elevated-access-token`. The contract names `scope`, `exp` and optional `singleUse`; the
-/// session core (`sub`, `sid`, `environment_id`, `iss`) is the emulator's reading [I], and a
-/// client only relies on what the contract names plus `sub`/`environment_id` for its check.
+/// §4.9): a short-lived JWT, sent later as `x-dyn-elevated-access-token`. The contract names
+/// `scope`, `exp` and optional `singleUse`; everything else is optional here, because what else
+/// Dynamic puts in it is not known [I]. The emulator adds the session core (`sub`, `sid`,
+/// `environment_id`, `iss`, `iat`, `jti`) and signs it with the environment's session key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ElevatedAccessTokenClaims {
-    /// Dynamic user id.
-    pub sub: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub sid: String,
-    pub environment_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub iss: String,
     /// Space-separated scopes the step-up grants.
     pub scope: String,
     pub exp: i64,
-    #[serde(default)]
-    pub iat: i64,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub jti: String,
     #[serde(default, rename = "singleUse", skip_serializing_if = "Option::is_none")]
     pub single_use: Option<bool>,
+    /// Dynamic user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }

@@ -130,8 +130,9 @@ pub(crate) struct EnvState {
     sessions: HashMap<String, SessionRecord>,
     signin_window: RateWindow,
     nonces: HashSet<String>,
-    /// `jti`s of step-up assertions already accepted: each assertion works once.
-    used_assertion_ids: HashSet<String>,
+    /// `jti`s of step-up assertions already accepted, with the time after which their
+    /// assertion would be refused as expired anyway (then they are forgotten).
+    used_assertion_ids: HashMap<String, i64>,
     pub last_logout_reason: Option<String>,
 }
 
@@ -234,9 +235,16 @@ impl EnvState {
         }
     }
 
-    /// Records a step-up assertion's `jti`; false when it was used before (a replay).
-    pub(crate) fn use_assertion_id(&mut self, jti: &str) -> bool {
-        self.used_assertion_ids.insert(jti.to_owned())
+    /// Records a step-up assertion's `jti` until `expires` (unix seconds, leeway included);
+    /// false when it was used before (a replay). Entries past their time are dropped first, so
+    /// the set holds only assertions that could still be presented.
+    pub(crate) fn use_assertion_id(&mut self, jti: &str, expires: i64, now: i64) -> bool {
+        self.used_assertion_ids.retain(|_, until| *until >= now);
+        if self.used_assertion_ids.contains_key(jti) {
+            return false;
+        }
+        self.used_assertion_ids.insert(jti.to_owned(), expires);
+        true
     }
 
     /// `count` fresh single-use nonces (32 hex characters each).
@@ -279,6 +287,19 @@ impl RateWindow {
 mod tests {
     use super::*;
     use serde_json::Map;
+
+    #[test]
+    fn an_assertion_id_works_once_and_is_forgotten_when_its_assertion_expires() {
+        let mut env = EnvState::default();
+        assert!(env.use_assertion_id("a", 100, 50));
+        assert!(!env.use_assertion_id("a", 100, 99), "a replay");
+        assert!(env.use_assertion_id("b", 300, 101));
+        assert_eq!(
+            env.used_assertion_ids.len(),
+            1,
+            "`a` could no longer be presented"
+        );
+    }
 
     fn jwt(sub: &str, email: Option<&str>, verified: bool) -> VerifiedExternalJwt {
         VerifiedExternalJwt {

@@ -66,15 +66,15 @@ impl Minter<'_> {
         ttl: Duration,
     ) -> String {
         let claims = ElevatedAccessTokenClaims {
-            sub: user.id.clone(),
-            sid: session.sid.clone(),
-            environment_id: self.environment_id.to_owned(),
-            iss: token_issuer(self.host, self.environment_id),
             scope: scope.to_owned(),
             exp: self.now + ttl.as_secs() as i64,
-            iat: self.now,
-            jti: crate::ids::random_uuid(),
             single_use: single_use.then_some(true),
+            sub: Some(user.id.clone()),
+            environment_id: Some(self.environment_id.to_owned()),
+            sid: Some(session.sid.clone()),
+            iss: Some(token_issuer(self.host, self.environment_id)),
+            iat: Some(self.now),
+            jti: Some(crate::ids::random_uuid()),
         };
         self.key.sign(&claims)
     }

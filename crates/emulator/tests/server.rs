@@ -986,8 +986,8 @@ async fn verify_mints_a_short_lived_elevated_token_for_the_session_user() {
             .unwrap()
             .claims;
     assert_eq!(claims.scope, "wallet:export wallet:sign");
-    assert_eq!(claims.sub, session.user.id);
-    assert_eq!(claims.environment_id, ENV);
+    assert_eq!(claims.sub.as_deref(), Some(session.user.id.as_str()));
+    assert_eq!(claims.environment_id.as_deref(), Some(ENV));
     assert_eq!(claims.single_use, Some(true));
     assert!(
         (claims.exp - now() - 120).abs() <= 2,

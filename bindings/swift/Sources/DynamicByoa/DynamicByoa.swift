@@ -1941,7 +1941,7 @@ public protocol Logger: AnyObject, Sendable {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`), and the message.
+     * `::storage`, `::events`), and the message.
      */
     func log(level: LogLevel, target: String, message: String) 
     
@@ -2006,7 +2006,7 @@ open class LoggerImpl: Logger, @unchecked Sendable {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`), and the message.
+     * `::storage`, `::events`), and the message.
      */
 open func log(level: LogLevel, target: String, message: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -3543,6 +3543,7 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case SignInSuperseded
     case SignInCancelled
     case NotSignedIn
+    case SessionChanged
     case StorageUnavailable(error: StorageError
     )
     case Network(kind: NetworkErrorKind, detail: String
@@ -3670,22 +3671,23 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
         case 19: return .SignInSuperseded
         case 20: return .SignInCancelled
         case 21: return .NotSignedIn
-        case 22: return .StorageUnavailable(
+        case 22: return .SessionChanged
+        case 23: return .StorageUnavailable(
             error: try FfiConverterTypeStorageError.read(from: &buf)
             )
-        case 23: return .Network(
+        case 24: return .Network(
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 24: return .InvalidResponse(
+        case 25: return .InvalidResponse(
             status: try FfiConverterUInt16.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 25: return .InvalidConfiguration(
+        case 26: return .InvalidConfiguration(
             field: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 26: return .Internal(
+        case 27: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3812,31 +3814,35 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(21))
         
         
-        case let .StorageUnavailable(error):
+        case .SessionChanged:
             writeInt(&buf, Int32(22))
+        
+        
+        case let .StorageUnavailable(error):
+            writeInt(&buf, Int32(23))
             FfiConverterTypeStorageError.write(error, into: &buf)
             
         
         case let .Network(kind,detail):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(24))
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidResponse(status,detail):
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(25))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidConfiguration(field,detail):
-            writeInt(&buf, Int32(25))
+            writeInt(&buf, Int32(26))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(26))
+            writeInt(&buf, Int32(27))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -55,11 +55,16 @@ pub(super) async fn verify(
         Ok(assertion) => assertion,
         Err(rejection) => return reply::external_auth_rejected(&rejection),
     };
+    let now = shared.now();
     let fresh = shared
         .state()
         .env_mut(&env.environment_id)
         .expect("configured environment has state")
-        .use_assertion_id(&assertion.jti);
+        .use_assertion_id(
+            &assertion.jti,
+            assertion.exp + shared.leeway.as_secs() as i64,
+            now,
+        );
     if !fresh {
         return reply::external_auth_rejected(&Rejection::new(ExternalAuthRejection::Replayed, ""));
     }
@@ -80,6 +85,8 @@ pub(super) async fn verify(
 struct Assertion {
     scope: String,
     jti: String,
+    /// `exp`, which the verification already required.
+    exp: i64,
     /// The assertion's `singleUse` claim is literally `true`. How Dynamic decides single use is
     /// not in the contract [I]; the emulator lets the app's provider ask for it.
     single_use: bool,
@@ -93,6 +100,10 @@ impl Assertion {
         Ok(Self {
             scope: required_text(claims, claim::SCOPE)?,
             jti: required_text(claims, claim::JTI)?,
+            exp: claims
+                .get(claim::EXP)
+                .and_then(Value::as_f64)
+                .map_or(i64::MAX, |exp| exp as i64),
             single_use: claims.get(claim::SINGLE_USE) == Some(&Value::Bool(true)),
         })
     }
@@ -135,9 +146,11 @@ mod tests {
 
     #[test]
     fn an_assertion_needs_the_session_user_a_scope_and_a_jti() {
-        let good = claims(json!({"scope": "wallet:export", "jti": "j-1", "singleUse": true}));
+        let good =
+            claims(json!({"scope": "wallet:export", "jti": "j-1", "exp": 9, "singleUse": true}));
         let read = Assertion::read("ext-ada", &good, &user()).unwrap();
         assert_eq!(read.scope, "wallet:export");
+        assert_eq!(read.exp, 9);
         assert!(read.single_use);
         let other = Assertion::read("ext-bob", &good, &user()).err().unwrap();
         assert_eq!(other.reason, ExternalAuthRejection::SubjectMismatch);

@@ -3861,7 +3861,7 @@ public interface Logger {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`), and the message.
+     * `::storage`, `::events`), and the message.
      */
     fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
     
@@ -3977,7 +3977,7 @@ open class LoggerImpl: Disposable, AutoCloseable, Logger
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`), and the message.
+     * `::storage`, `::events`), and the message.
      */override fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
         = 
     callWithHandle {
@@ -5697,6 +5697,12 @@ sealed class ByoaException: kotlin.Exception() {
             get() = ""
     }
     
+    class SessionChanged(
+        ) : ByoaException() {
+        override val message
+            get() = ""
+    }
+    
     class StorageUnavailable(
         
         val `error`: StorageException
@@ -5849,22 +5855,23 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             19 -> ByoaException.SignInSuperseded()
             20 -> ByoaException.SignInCancelled()
             21 -> ByoaException.NotSignedIn()
-            22 -> ByoaException.StorageUnavailable(
+            22 -> ByoaException.SessionChanged()
+            23 -> ByoaException.StorageUnavailable(
                 FfiConverterTypeStorageError.read(buf),
                 )
-            23 -> ByoaException.Network(
+            24 -> ByoaException.Network(
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 FfiConverterString.read(buf),
                 )
-            24 -> ByoaException.InvalidResponse(
+            25 -> ByoaException.InvalidResponse(
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            25 -> ByoaException.InvalidConfiguration(
+            26 -> ByoaException.InvalidConfiguration(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            26 -> ByoaException.Internal(
+            27 -> ByoaException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5982,6 +5989,10 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 4UL
             )
             is ByoaException.NotSignedIn -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ByoaException.SessionChanged -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
@@ -6130,31 +6141,35 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 buf.putInt(21)
                 Unit
             }
-            is ByoaException.StorageUnavailable -> {
+            is ByoaException.SessionChanged -> {
                 buf.putInt(22)
+                Unit
+            }
+            is ByoaException.StorageUnavailable -> {
+                buf.putInt(23)
                 FfiConverterTypeStorageError.write(value.`error`, buf)
                 Unit
             }
             is ByoaException.Network -> {
-                buf.putInt(23)
+                buf.putInt(24)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidResponse -> {
-                buf.putInt(24)
+                buf.putInt(25)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidConfiguration -> {
-                buf.putInt(25)
+                buf.putInt(26)
                 FfiConverterString.write(value.`field`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.Internal -> {
-                buf.putInt(26)
+                buf.putInt(27)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
