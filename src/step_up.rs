@@ -293,7 +293,10 @@ mod tests {
 
     #[test]
     fn claims_are_read_and_checked_where_the_token_names_them() {
-        let encode = |v: serde_json::Value| format!("e30.{}.c2ln", BASE64URL.encode(v.to_string()));
+        let encode = |v: serde_json::Value| {
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+            format!("e30.{payload}.c2ln")
+        };
         let minimal = encode(serde_json::json!({"scope": "pay", "exp": 100}));
         let read = read_claims(&minimal, "env", "u", 50).unwrap();
         assert_eq!((read.scope.as_str(), read.exp), ("pay", 100));
