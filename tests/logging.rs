@@ -9,10 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dynamic_byoa::clock::ManualClock;
-use dynamic_byoa::{
-    AccessTokenOptions, ByoaError, DynamicClient, LogLevel, Logger, VerifyWithExternalJwtParams,
-    set_logger,
-};
+use dynamic_byoa::{AccessTokenOptions, LogLevel, Logger, set_logger};
 use dynamic_byoa_emulator::Fault;
 use support::*;
 
@@ -48,17 +45,6 @@ fn segments(token: &str) -> Vec<String> {
         .filter(|s| s.len() >= 8)
         .map(str::to_owned)
         .collect()
-}
-
-async fn step_up(client: &DynamicClient, assertion: &str) -> Result<(), ByoaError> {
-    client
-        .auth()
-        .external()
-        .verify_with_external_jwt(VerifyWithExternalJwtParams {
-            external_jwt: assertion.to_owned(),
-        })
-        .await
-        .map(drop)
 }
 
 #[tokio::test]

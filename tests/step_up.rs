@@ -11,7 +11,7 @@ use base64::Engine as _;
 use dynamic_byoa::clock::ManualClock;
 use dynamic_byoa::{
     AccessTokenOptions, AuthState, ByoaError, DynamicClient, ElevatedAccess, MemoryStorage,
-    RejectionReason, SignOutReason, VerifyWithExternalJwtParams,
+    RejectionReason, SignOutReason,
 };
 use dynamic_byoa_emulator::DEFAULT_ELEVATED_TOKEN_TTL;
 use serde_json::Value;
@@ -38,14 +38,22 @@ async fn signed_in_client(fx: &Fixture, user: &str) -> (Arc<DynamicClient>, Arc<
     (client, clock)
 }
 
-async fn step_up(client: &DynamicClient, assertion: &str) -> Result<ElevatedAccess, ByoaError> {
-    client
-        .auth()
-        .external()
-        .verify_with_external_jwt(VerifyWithExternalJwtParams {
-            external_jwt: assertion.to_owned(),
-        })
-        .await
+/// A step-up for `user` started in the background and held at the emulator once it arrived.
+async fn step_up_held_in_flight(
+    fx: &Fixture,
+    client: &Arc<DynamicClient>,
+    user: &str,
+    jti: &str,
+) -> (
+    dynamic_byoa_emulator::Hold,
+    tokio::task::JoinHandle<Result<ElevatedAccess, ByoaError>>,
+) {
+    let hold = fx.emulator.hold(VERIFY);
+    let client = client.clone();
+    let assertion = fx.assertion_for(user, "pay", jti, false);
+    let in_flight = tokio::spawn(async move { step_up(&client, &assertion).await });
+    fx.wait_for_request(VERIFY).await;
+    (hold, in_flight)
 }
 
 async fn access_token(
@@ -195,19 +203,7 @@ async fn an_elevated_token_survives_a_refresh_of_its_session() {
 async fn a_sign_out_while_a_step_up_is_in_flight_keeps_no_elevated_token() {
     let fx = Fixture::start().await;
     let (client, _clock) = signed_in_client(&fx, "dina").await;
-    let hold = fx.emulator.hold(VERIFY);
-    let in_flight = {
-        let client = client.clone();
-        let assertion = fx.assertion_for("dina", "pay", "di-1", false);
-        tokio::spawn(async move { step_up(&client, &assertion).await })
-    };
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while fx.requests(VERIFY) == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the step-up request arrives");
+    let (hold, in_flight) = step_up_held_in_flight(&fx, &client, "dina", "di-1").await;
 
     client.auth().sign_out().await;
     hold.release();
@@ -224,19 +220,7 @@ async fn a_sign_out_while_a_step_up_is_in_flight_keeps_no_elevated_token() {
 async fn a_new_sign_in_while_a_step_up_is_in_flight_makes_it_fail_as_session_changed() {
     let fx = Fixture::start().await;
     let (client, _clock) = signed_in_client(&fx, "dirk").await;
-    let hold = fx.emulator.hold(VERIFY);
-    let in_flight = {
-        let client = client.clone();
-        let assertion = fx.assertion_for("dirk", "pay", "dk-1", false);
-        tokio::spawn(async move { step_up(&client, &assertion).await })
-    };
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while fx.requests(VERIFY) == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the step-up request arrives");
+    let (hold, in_flight) = step_up_held_in_flight(&fx, &client, "dirk", "dk-1").await;
 
     sign_in(&client, &fx.jwt_for("dirk"), "dirk").await.unwrap();
     hold.release();
@@ -445,13 +429,7 @@ async fn a_hundred_callers_near_expiry_share_one_refresh() {
             tokio::spawn(async move { access_token(&client, 60, false).await })
         })
         .collect();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while fx.requests(REFRESH) == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("a refresh request arrives");
+    fx.wait_for_request(REFRESH).await;
     hold.release();
     let mut tokens = Vec::new();
     for caller in callers {

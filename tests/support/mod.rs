@@ -95,6 +95,17 @@ impl Fixture {
         self.issuer.mint(&claims)
     }
 
+    /// Waits (at most 10 s, a bound, not a pause) until a request to `route` has arrived.
+    pub async fn wait_for_request(&self, route: &str) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while self.requests(route) == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no request to {route} arrived"));
+    }
+
     pub fn signin_requests(&self) -> usize {
         self.emulator.request_count(ENV, "externalAuth/signin")
     }
@@ -117,6 +128,20 @@ pub async fn sign_in(
         .auth()
         .external()
         .sign_in_with_external_jwt(params(jwt, user))
+        .await
+}
+
+/// `auth().external().verify_with_external_jwt` with `assertion`.
+pub async fn step_up(
+    client: &DynamicClient,
+    assertion: &str,
+) -> Result<dynamic_byoa::ElevatedAccess, ByoaError> {
+    client
+        .auth()
+        .external()
+        .verify_with_external_jwt(dynamic_byoa::VerifyWithExternalJwtParams {
+            external_jwt: assertion.to_owned(),
+        })
         .await
 }
 
