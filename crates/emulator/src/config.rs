@@ -16,6 +16,9 @@ use crate::keys::SigningKey;
 pub const DEFAULT_BASE_PATH: &str = "/api/v0";
 /// Default lifetime of a minted Dynamic session.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+/// Default lifetime of an issued nonce: the JavaScript client keeps its pool for 24 hours
+/// (contract §4.10); the server's own lifetime is not documented, so the emulator honours that.
+pub const DEFAULT_NONCE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default clock-skew allowance for `exp`/`nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
@@ -38,6 +41,11 @@ pub struct EnvironmentConfig {
     pub signin_rate_limit_per_minute: Option<u32>,
     /// `security.externalAuth.enabled`; when false every sign-in gets 422.
     pub external_auth_enabled: bool,
+    /// Sign-in and refresh must carry a valid device signature (contract §4.10); without it,
+    /// signatures that are sent are still verified and their absence is ignored.
+    pub require_device_signature: bool,
+    /// How long an issued nonce stays usable.
+    pub nonce_ttl: Duration,
 }
 
 impl EnvironmentConfig {
@@ -55,6 +63,8 @@ impl EnvironmentConfig {
             max_users: None,
             signin_rate_limit_per_minute: None,
             external_auth_enabled: true,
+            require_device_signature: false,
+            nonce_ttl: DEFAULT_NONCE_TTL,
         }
     }
 
@@ -72,6 +82,9 @@ impl EnvironmentConfig {
         }
         if self.session_ttl.as_secs() == 0 {
             return fail("session TTL must be at least one second");
+        }
+        if self.nonce_ttl.as_secs() == 0 {
+            return fail("nonce TTL must be at least one second");
         }
         Ok(())
     }
@@ -200,6 +213,8 @@ struct EnvironmentFile {
     max_users: Option<usize>,
     signin_rate_limit_per_minute: Option<u32>,
     external_auth_enabled: Option<bool>,
+    require_device_signature: Option<bool>,
+    nonce_ttl_seconds: Option<u64>,
 }
 
 impl ConfigFile {
@@ -232,6 +247,10 @@ impl EnvironmentFile {
         env.max_users = self.max_users;
         env.signin_rate_limit_per_minute = self.signin_rate_limit_per_minute;
         env.external_auth_enabled = self.external_auth_enabled.unwrap_or(true);
+        env.require_device_signature = self.require_device_signature.unwrap_or(false);
+        if let Some(seconds) = self.nonce_ttl_seconds {
+            env.nonce_ttl = Duration::from_secs(seconds);
+        }
         env
     }
 }
@@ -250,6 +269,8 @@ mod tests {
         assert_eq!(env.max_users, None);
         assert_eq!(env.signin_rate_limit_per_minute, None);
         assert!(env.external_auth_enabled);
+        assert!(!env.require_device_signature);
+        assert_eq!(env.nonce_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -265,7 +286,8 @@ mod tests {
         let config = EmulatorConfig::from_json_str(&format!(
             r#"{{"environments": [{{"environmentId": "{ENV}", "issuer": "https://i",
                  "jwksUrl": "https://i/jwks", "audience": "app", "sessionTtlSeconds": 60,
-                 "maxUsers": 3, "signinRateLimitPerMinute": 10}}],
+                 "maxUsers": 3, "signinRateLimitPerMinute": 10,
+                 "requireDeviceSignature": true, "nonceTtlSeconds": 300}}],
                "basePath": "/api/v0/", "port": 3333}}"#
         ))
         .unwrap();
@@ -275,6 +297,8 @@ mod tests {
         assert_eq!(env.max_users, Some(3));
         assert_eq!(env.signin_rate_limit_per_minute, Some(10));
         assert!(env.external_auth_enabled);
+        assert!(env.require_device_signature);
+        assert_eq!(env.nonce_ttl, Duration::from_secs(300));
         assert_eq!(config.bind.to_string(), "127.0.0.1:3333");
         assert_eq!(config.normalized_base_path().unwrap(), "/api/v0");
     }
