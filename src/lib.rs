@@ -16,15 +16,18 @@
 
 uniffi::setup_scaffolding!("dynamic_byoa");
 
+mod binding;
 mod client;
 pub mod clock;
 mod config;
+mod device_keys;
 mod error;
 mod events;
 mod exchange;
 mod ffi;
 mod jwks;
 mod lifecycle;
+mod nonces;
 pub mod preflight;
 mod provider;
 pub mod redact;
@@ -35,7 +38,9 @@ mod single_flight;
 mod storage;
 mod transport;
 
+pub use binding::DeviceSignatureReason;
 pub use config::{ClientConfig, DEFAULT_REFRESH_MARGIN_SECONDS, DEFAULT_REQUEST_TIMEOUT_MS};
+pub use device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
 pub use error::{ByoaError, NetworkErrorKind, RejectionReason};
 pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use exchange::SignInWithExternalJwtParams;
