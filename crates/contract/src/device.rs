@@ -95,7 +95,7 @@ impl DeviceSignatureRejection {
 
 /// Decodes lowercase or uppercase hex; `None` on odd length or a non-hex character.
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -87,14 +87,14 @@ fn guarded(
     ))
 }
 
-/// The device proof of a sign-in or refresh (`crate::device`), or the refusal to send. `bound`
+/// The device proof of a sign-in or refresh (`crate::device`), or why it is refused. `bound`
 /// is the device key the session was signed in with.
 fn check_device(
     shared: &Shared,
     env: &crate::config::EnvironmentConfig,
     headers: &axum::http::HeaderMap,
     bound: Option<&str>,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, dynamic_byoa_contract::DeviceSignatureRejection> {
     let now = shared.now();
     let mut state = shared.state();
     let env_state = state
@@ -107,7 +107,6 @@ fn check_device(
         now,
         bound,
     )
-    .map_err(reply::device_signature_rejected)
 }
 
 /// Counts the request, waits while the route is held, then either serves the next injected

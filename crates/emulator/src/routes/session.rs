@@ -31,7 +31,7 @@ pub(super) async fn refresh(
     };
     let bound = session.device_public_key.as_deref();
     if let Err(refusal) = super::check_device(&shared, &env, &headers, bound) {
-        return refusal;
+        return reply::device_signature_rejected(refusal);
     }
     let session = {
         let mut state = shared.state();

@@ -45,7 +45,7 @@ pub(super) async fn signin(
     }
     let device_key = match super::check_device(&shared, &env, &headers, None) {
         Ok(key) => key,
-        Err(refusal) => return refusal,
+        Err(refusal) => return reply::device_signature_rejected(refusal),
     };
     let Some(jwt) = request.jwt.as_deref().filter(|jwt| !jwt.trim().is_empty()) else {
         let rejection = Rejection::new(ExternalAuthRejection::Malformed, "the body has no jwt");
