@@ -314,6 +314,13 @@ fn device_rejection(error: &Error) -> Option<Option<DeviceSignatureRejection>> {
     }
 }
 
+/// `x-dyn-session-public-key` for a request about a session bound to `key` (revoke).
+pub(crate) fn session_key_header(key: Option<&SessionKey>) -> Vec<(&'static str, String)> {
+    key.map(|key| (X_DYN_SESSION_PUBLIC_KEY, key.public_key.clone()))
+        .into_iter()
+        .collect()
+}
+
 /// Checks that Dynamic bound the token to the session key that was sent: its
 /// `session_public_key` claim must equal `expected` (contract §4.7). Call after the token's
 /// signature was verified.

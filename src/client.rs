@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use dynamic_byoa_contract::{VerifyResponse, paths};
 
-use crate::binding::{Binding, SessionKey, check_bound};
+use crate::binding::{Binding, SessionKey, check_bound, session_key_header};
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
 use crate::device_keys::KeySigner;
@@ -603,8 +603,12 @@ impl Core {
                 self.binding
                     .delete_session_key(session.session_key.as_ref())
                     .await;
-                self.revoke(session.bearer(), SignOutReason::UserIntent)
-                    .await;
+                self.revoke(
+                    session.bearer(),
+                    session.session_key.as_ref(),
+                    SignOutReason::UserIntent,
+                )
+                .await;
             }
         };
         let delete = async {
@@ -620,7 +624,8 @@ impl Core {
         let ((), stored) = tokio::join!(revoke, delete);
         if let Some((bearer, session_key)) = stored {
             self.binding.delete_session_key(session_key.as_ref()).await;
-            self.revoke(&bearer, SignOutReason::UserIntent).await;
+            self.revoke(&bearer, session_key.as_ref(), SignOutReason::UserIntent)
+                .await;
         }
     }
 
@@ -633,9 +638,10 @@ impl Core {
         }
     }
 
-    async fn revoke(&self, bearer: &str, reason: SignOutReason) {
+    async fn revoke(&self, bearer: &str, session_key: Option<&SessionKey>, reason: SignOutReason) {
         let result = self
             .transport
+            .with_headers(session_key_header(session_key))
             .revoke(bearer, reason.logout_header(), REVOKE_TIMEOUT)
             .await;
         if let Err(error) = result {
@@ -648,7 +654,9 @@ impl Core {
     fn revoke_in_background(&self, session: Session, reason: SignOutReason) {
         self.binding
             .delete_session_key_in_background(session.session_key.as_ref());
-        let transport = self.transport.clone();
+        let transport = self
+            .transport
+            .with_headers(session_key_header(session.session_key.as_ref()));
         let bearer = session.bearer().to_owned();
         crate::runtime::spawn(async move {
             let _ = transport

@@ -223,6 +223,63 @@ async fn without_the_flag_the_emulator_accepts_requests_without_device_headers()
     assert_eq!(device_key_of_session(&fx, &client), None);
 }
 
+#[tokio::test]
+async fn on_the_wire_the_sign_in_carries_the_contracts_body_and_headers() {
+    use p256::ecdsa::signature::Verifier;
+    // Every request gets this body: the nonce fetch succeeds, the sign-in does not decode
+    // (it is captured, which is all this test needs).
+    let nonces = serde_json::json!({"nonces": ["n-one", "n-two", "n-three", "n-four", "n-five"]});
+    let server = CaptureServer::start(200, nonces.to_string()).await;
+    let signer = RecordingSigner::new();
+    let config = ClientConfig::new(ENV).with_api_base_url(server.base_url.clone());
+    let client = DynamicClient::with_key_signer(
+        config,
+        Arc::new(MemoryStorage::new()),
+        signer.clone(),
+        None,
+    )
+    .unwrap();
+    let fx_issuer = dynamic_byoa_emulator::TestIssuer::start().await.unwrap();
+    let jwt = fx_issuer.mint(&fx_issuer.claims_for("ada", Duration::from_secs(600)));
+    let error = sign_in(&client, &jwt, "ada").await.unwrap_err();
+    assert_eq!(error.code(), "invalid_response");
+
+    let requests = server.requests();
+    let signin = requests
+        .iter()
+        .find(|r| r.starts_with(&format!("POST /api/v0/sdk/{ENV}/externalAuth/signin")))
+        .expect("the sign-in was sent");
+    let header = |name: &str| {
+        signin
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {signin}"))
+            .to_owned()
+    };
+    let body: Value = serde_json::from_str(signin.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let session_key = header("x-dyn-session-public-key");
+    assert_eq!(body["sessionPublicKey"], session_key.as_str());
+    assert_eq!(session_key.len(), 66);
+    assert_eq!(header("x-dynamic-device-nonce"), "n-one");
+    let device_key = header("x-dynamic-device-publickey");
+    assert_eq!(
+        device_key,
+        signer.get_or_create_key(DEVICE_KEY.into()).unwrap()
+    );
+    let signature = header("x-dynamic-device-signed-nonce");
+    assert_eq!(signature.len(), 128, "hex of the raw 64-byte r||s");
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&unhex(&device_key)).unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&unhex(&signature)).unwrap();
+    assert!(key.verify(b"n-one", &signature).is_ok());
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 // --- Every refusal, as its typed error ---
 
 #[tokio::test]
