@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use dynamic_byoa_contract::{ExternalAuthAssertionResponse, VerifyResponse, paths};
 
+use crate::binding::{Binding, SessionKey, check_bound, session_key_header};
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
+use crate::device_keys::KeySigner;
 use crate::error::{ByoaError, Error};
 use crate::events::{AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason};
 use crate::exchange::{self, SignInWithExternalJwtParams};
@@ -50,6 +52,8 @@ pub(crate) struct Core {
     storage_gate: tokio::sync::Mutex<()>,
     lifecycle: Arc<Lifecycle>,
     keys: SessionKeys,
+    /// Session key and device signatures (`binding`).
+    binding: Binding,
     provider: Mutex<Option<Arc<dyn ExternalJwtProvider>>>,
     sign_ins: SingleFlight<SignInKey, Result<SignedInSession, ByoaError>>,
     /// The latest place in line among the callers of each sign-in in flight.
@@ -79,9 +83,16 @@ impl Core {
         storage: Arc<dyn SessionStorage>,
         provider: Option<Arc<dyn ExternalJwtProvider>>,
         clock: Arc<dyn Clock>,
+        key_signer: Option<Arc<dyn KeySigner>>,
     ) -> Result<Arc<Self>, Error> {
         let settings = Arc::new(Settings::try_from(config)?);
+        let binding = Binding::new(
+            key_signer,
+            settings.bind_session_key,
+            &settings.environment_id,
+        );
         let core = Arc::new(Self {
+            binding,
             transport: Transport::new(settings.clone())?,
             storage_key: session_key(&settings.environment_id),
             fresh_install_pending: settings.fresh_install.into(),
@@ -256,20 +267,58 @@ impl Core {
     }
 
     /// `ticket` is read when the result is kept, not before: callers may join meanwhile.
+    /// With a key signer, the sign-in is bound to a new session key (deleted again if the
+    /// sign-in fails) and carries the device proof (`binding`).
     async fn exchange(
         &self,
         body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
         ticket: impl FnOnce() -> SignInTicket,
         renewing: Option<&Renewal>,
     ) -> Result<SignedInSession, Error> {
+        let mut body = body.clone();
+        let session_key = match &body.session_public_key {
+            Some(app_key) => Some(SessionKey {
+                name: None,
+                public_key: app_key.clone(),
+            }),
+            None => self.binding.create_session_key().await?,
+        };
+        body.session_public_key = session_key.as_ref().map(|k| k.public_key.clone());
+        let result = self
+            .exchange_bound(&body, ticket, renewing, session_key.clone())
+            .await;
+        if result.is_err() {
+            // Only the key this attempt created: the current session's key is untouched.
+            self.binding.delete_session_key(session_key.as_ref()).await;
+        }
+        result
+    }
+
+    async fn exchange_bound(
+        &self,
+        body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
+        ticket: impl FnOnce() -> SignInTicket,
+        renewing: Option<&Renewal>,
+        session_key: Option<SessionKey>,
+    ) -> Result<SignedInSession, Error> {
+        let proof = self
+            .binding
+            .device_proof(&self.transport, self.server_now())
+            .await;
+        let transport = self
+            .transport
+            .with_headers(proof.headers(body.session_public_key.as_deref()));
         // The keys are fetched while the exchange is in flight: one round trip on the critical
         // path. A failed prefetch is retried (and reported) by `verify`.
         let (reply, _) = tokio::join!(
-            self.transport
-                .post_json::<_, VerifyResponse>(paths::EXTERNAL_AUTH_SIGNIN, body, None),
+            transport.post_json::<_, VerifyResponse>(paths::EXTERNAL_AUTH_SIGNIN, &body, None),
             self.keys.prefetch(&self.transport)
         );
-        let session = self.accept(reply?).await?;
+        let reply = reply.map_err(|error| self.binding.explain(error, &proof))?;
+        let mut session = self
+            .accept(reply, body.session_public_key.as_deref())
+            .await?;
+        session.session_key = session_key;
         match self
             .lifecycle
             .keep_sign_in(ticket(), renewing, session.clone())
@@ -291,8 +340,13 @@ impl Core {
     }
 
     /// Turns a sign-in or refresh response into a session, after checking its token against
-    /// the environment's keys. A token that fails the check is revoked, never kept.
-    async fn accept(&self, reply: Reply<VerifyResponse>) -> Result<Session, Error> {
+    /// the environment's keys and, when `bound_to` is given, that it carries that session key.
+    /// A token that fails a check is revoked, never kept.
+    async fn accept(
+        &self,
+        reply: Reply<VerifyResponse>,
+        bound_to: Option<&str>,
+    ) -> Result<Session, Error> {
         self.learn_server_time(reply.server_date);
         let session = Session::from_response(&reply.body, 200, self.server_now())?;
         let verified = self
@@ -303,7 +357,8 @@ impl Core {
                 &self.settings.environment_id,
                 session.user_id(),
             )
-            .await;
+            .await
+            .and_then(|()| check_bound(session.bearer(), bound_to));
         if let Err(error) = verified {
             self.revoke_in_background(session, SignOutReason::Replaced);
             return Err(error);
@@ -326,13 +381,22 @@ impl Core {
 
     async fn refresh_once(&self) -> Result<SignedInSession, Error> {
         let ticket = self.lifecycle.begin_refresh()?;
+        let session_key = ticket.session.session_key.clone();
+        let bound_to = session_key.as_ref().map(|k| k.public_key.as_str());
+        let proof = self
+            .binding
+            .device_proof(&self.transport, self.server_now())
+            .await;
         let reply = self
             .transport
+            .with_headers(proof.headers(bound_to))
             .post_bearer::<VerifyResponse>(paths::REFRESH, ticket.session.bearer())
-            .await;
+            .await
+            .map_err(|error| self.binding.explain(error, &proof));
         match reply {
             Ok(reply) => {
-                let session = self.accept(reply).await?;
+                // Dynamic keeps the session key through a refresh: the new token must carry it.
+                let mut session = self.accept(reply, bound_to).await?;
                 if session.user_id() != ticket.session.user_id() {
                     self.revoke_in_background(session, SignOutReason::Replaced);
                     return Err(Error::Incomplete {
@@ -340,6 +404,8 @@ impl Core {
                         detail: "the refresh answered with another user's session",
                     });
                 }
+                // Set only now: revoking a stray token above must not delete the current key.
+                session.session_key = session_key;
                 let kept = self.lifecycle.keep_refresh(&ticket, session)?;
                 self.reset_retries();
                 self.persist().await;
@@ -448,6 +514,8 @@ impl Core {
         self.still_current(generation)?;
         let reply = self
             .transport
+            // Like every request while a session key is held (contract §1.2).
+            .with_headers(session_key_header(session.session_key.as_ref()))
             .post_json::<_, ExternalAuthAssertionResponse>(
                 paths::EXTERNAL_AUTH_VERIFY,
                 &body,
@@ -721,8 +789,15 @@ impl Core {
         self.reset_retries();
         let revoke = async {
             if let Some(session) = &ended {
-                self.revoke(session.bearer(), SignOutReason::UserIntent)
+                self.binding
+                    .delete_session_key(session.session_key.as_ref())
                     .await;
+                self.revoke(
+                    session.bearer(),
+                    session.session_key.as_ref(),
+                    SignOutReason::UserIntent,
+                )
+                .await;
             }
         };
         let delete = async {
@@ -736,22 +811,26 @@ impl Core {
             stored
         };
         let ((), stored) = tokio::join!(revoke, delete);
-        if let Some(bearer) = stored {
-            self.revoke(&bearer, SignOutReason::UserIntent).await;
+        if let Some((bearer, session_key)) = stored {
+            self.binding.delete_session_key(session_key.as_ref()).await;
+            self.revoke(&bearer, session_key.as_ref(), SignOutReason::UserIntent)
+                .await;
         }
     }
 
-    /// The bearer of the stored record, if it can be read. Called with the storage gate held.
-    async fn read_stored_bearer(&self) -> Option<String> {
+    /// The bearer and session key of the stored record, if it can be read. Called with the
+    /// storage gate held.
+    async fn read_stored_bearer(&self) -> Option<(String, Option<SessionKey>)> {
         match self.read_record().await {
-            Found::Record(record) => Some(record.token),
+            Found::Record(record) => Some((record.token, record.session_key)),
             _ => None,
         }
     }
 
-    async fn revoke(&self, bearer: &str, reason: SignOutReason) {
+    async fn revoke(&self, bearer: &str, session_key: Option<&SessionKey>, reason: SignOutReason) {
         let result = self
             .transport
+            .with_headers(session_key_header(session_key))
             .revoke(bearer, reason.logout_header(), REVOKE_TIMEOUT)
             .await;
         if let Err(error) = result {
@@ -764,9 +843,14 @@ impl Core {
         }
     }
 
-    /// Revokes a session nobody uses any more, without making the caller wait.
+    /// Revokes a session nobody uses any more, and deletes its session key, without making the
+    /// caller wait.
     fn revoke_in_background(&self, session: Session, reason: SignOutReason) {
-        let transport = self.transport.clone();
+        self.binding
+            .delete_session_key_in_background(session.session_key.as_ref());
+        let transport = self
+            .transport
+            .with_headers(session_key_header(session.session_key.as_ref()));
         let bearer = session.bearer().to_owned();
         crate::runtime::spawn(async move {
             let _ = transport
@@ -924,6 +1008,15 @@ impl Core {
                     detail: "the storage implementation panicked".into(),
                 })
             })
+    }
+
+    // --- Device binding ---
+
+    /// Starts filling the nonce pool in the background when a key signer is configured, so that
+    /// the first sign-in or refresh finds a nonce waiting.
+    pub fn prefetch_nonces(&self) {
+        self.binding
+            .refill_if_low(&self.transport, self.server_now());
     }
 
     // --- Time ---

@@ -47,6 +47,10 @@ pub struct ClientConfig {
     /// the keychain (which survives uninstall on iOS) is then deleted instead of restored.
     #[uniffi(default = false)]
     pub fresh_install: bool,
+    /// Bind each session to a new session key (`sessionPublicKey`, checked against the token's
+    /// `session_public_key`). Takes effect only on a client given a `KeySigner`.
+    #[uniffi(default = true)]
+    pub bind_session_key: bool,
 }
 
 impl ClientConfig {
@@ -61,6 +65,7 @@ impl ClientConfig {
             auto_refresh: true,
             refresh_margin_seconds: DEFAULT_REFRESH_MARGIN_SECONDS,
             fresh_install: false,
+            bind_session_key: true,
         }
     }
 
@@ -82,6 +87,7 @@ pub(crate) struct Settings {
     pub auto_refresh: bool,
     pub refresh_margin_seconds: i64,
     pub fresh_install: bool,
+    pub bind_session_key: bool,
 }
 
 impl TryFrom<ClientConfig> for Settings {
@@ -125,6 +131,7 @@ impl TryFrom<ClientConfig> for Settings {
             auto_refresh: config.auto_refresh,
             refresh_margin_seconds: config.refresh_margin_seconds as i64,
             fresh_install: config.fresh_install,
+            bind_session_key: config.bind_session_key,
         })
     }
 }

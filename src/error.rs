@@ -7,10 +7,13 @@
 //! that looks like a JWT before they are stored (`redact::scrub`).
 
 use dynamic_byoa_contract::{
-    ApiErrorBody, CODE_INVALID_EXTERNAL_AUTH, CODE_INVALID_SESSION_PUBLIC_KEY,
-    CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED, ExternalAuthRejection,
+    ApiErrorBody, CODE_INVALID_DEVICE_SIGNATURE, CODE_INVALID_EXTERNAL_AUTH,
+    CODE_INVALID_SESSION_PUBLIC_KEY, CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED,
+    DeviceSignatureRejection, ExternalAuthRejection,
 };
 
+use crate::binding::DeviceSignatureReason;
+use crate::device_keys::KeySignerError;
 use crate::preflight::PreflightError;
 use crate::redact::scrub;
 use crate::storage::StorageError;
@@ -85,6 +88,21 @@ pub enum ByoaError {
     #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
     ServerError { status: u16, server_detail: String },
 
+    // --- Device binding (see `binding`). ---
+    #[error("Dynamic refused the device signature ({reason}): {server_detail}")]
+    DeviceSignatureRejected {
+        reason: DeviceSignatureReason,
+        server_detail: String,
+    },
+    #[error(
+        "the environment requires a device signature and none could be made ({detail}); retry later"
+    )]
+    DeviceNonceUnavailable { detail: String },
+    #[error("Dynamic's session token is not bound to the session key this client sent")]
+    SessionKeyMismatch,
+    #[error("the key signer failed ({error})")]
+    KeyUnavailable { error: KeySignerError },
+
     #[error("a sign-in started later finished first; this one was discarded")]
     SignInSuperseded,
     #[error("a sign-out started while this sign-in was in flight; its session was discarded")]
@@ -143,6 +161,10 @@ impl ByoaError {
             Self::EnvironmentNotFound { .. } => "environment_not_found",
             Self::RequestRejected { .. } => "request_rejected",
             Self::ServerError { .. } => "server_error",
+            Self::DeviceSignatureRejected { .. } => "device_signature_rejected",
+            Self::DeviceNonceUnavailable { .. } => "device_nonce_unavailable",
+            Self::SessionKeyMismatch => "session_key_mismatch",
+            Self::KeyUnavailable { .. } => "key_unavailable",
             Self::SignInSuperseded => "sign_in_superseded",
             Self::SignInCancelled => "sign_in_cancelled",
             Self::NotSignedIn => "not_signed_in",
@@ -372,6 +394,10 @@ fn from_http(
             server_detail,
         },
         (_, Some(CODE_INVALID_SESSION_PUBLIC_KEY)) => ByoaError::InvalidSessionPublicKey,
+        (_, Some(CODE_INVALID_DEVICE_SIGNATURE)) => ByoaError::DeviceSignatureRejected {
+            reason: DeviceSignatureRejection::classify(&server_detail).into(),
+            server_detail,
+        },
         (_, Some(CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED)) => {
             ByoaError::SandboxLimitReached { server_detail }
         }
@@ -484,6 +510,20 @@ mod tests {
                 server_detail: "Audience (aud) does not match".into()
             }
         );
+    }
+
+    #[test]
+    fn a_refused_device_signature_becomes_its_typed_reason() {
+        for rejection in DeviceSignatureRejection::ALL {
+            let body = ApiErrorBody::coded(rejection.message(), CODE_INVALID_DEVICE_SIGNATURE);
+            let error = http(422, Some(body));
+            assert_eq!(error.code_str(), "device_signature_rejected");
+            let ByoaError::DeviceSignatureRejected { reason, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(reason, Some(rejection).into());
+            assert_ne!(reason, DeviceSignatureReason::Unknown);
+        }
     }
 
     #[test]

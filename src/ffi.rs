@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::client::Core;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
+use crate::device_keys::KeySigner;
 use crate::error::ByoaError;
 use crate::events::{AuthListener, AuthState, ListenerHandle};
 use crate::exchange::SignInWithExternalJwtParams;
@@ -51,6 +52,26 @@ impl DynamicClient {
         Self::with_clock(config, storage, jwt_provider, Arc::new(SystemClock))
     }
 
+    /// `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
+    /// phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
+    /// Each sign-in is bound to a new session key (when `config.bind_session_key`, the
+    /// default), and sign-in and refresh carry a signature of a server nonce by the device key.
+    #[uniffi::constructor(default(jwt_provider = None))]
+    pub fn with_key_signer(
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        key_signer: Arc<dyn KeySigner>,
+        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+    ) -> Result<Arc<Self>, ByoaError> {
+        Self::with_clock_and_signer(
+            config,
+            storage,
+            jwt_provider,
+            Arc::new(SystemClock),
+            Some(key_signer),
+        )
+    }
+
     /// Authentication: sessions and the external-JWT exchange.
     pub fn auth(&self) -> Arc<AuthModule> {
         Arc::new(AuthModule {
@@ -72,8 +93,21 @@ impl DynamicClient {
         jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, ByoaError> {
-        let core = Core::new(config, storage, jwt_provider, clock).map_err(ByoaError::from)?;
+        Self::with_clock_and_signer(config, storage, jwt_provider, clock, None)
+    }
+
+    /// Rust only: `with_clock` with an optional key signer (see `with_key_signer`).
+    pub fn with_clock_and_signer(
+        config: ClientConfig,
+        storage: Arc<dyn SessionStorage>,
+        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+        clock: Arc<dyn Clock>,
+        key_signer: Option<Arc<dyn KeySigner>>,
+    ) -> Result<Arc<Self>, ByoaError> {
+        let core =
+            Core::new(config, storage, jwt_provider, clock, key_signer).map_err(ByoaError::from)?;
         scheduler::start(&core);
+        core.prefetch_nonces();
         Ok(Arc::new(Self { core }))
     }
 }

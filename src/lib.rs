@@ -16,9 +16,11 @@
 
 uniffi::setup_scaffolding!("dynamic_byoa");
 
+mod binding;
 mod client;
 pub mod clock;
 mod config;
+mod device_keys;
 mod error;
 mod events;
 mod exchange;
@@ -26,6 +28,7 @@ mod ffi;
 mod jwks;
 mod lifecycle;
 mod logging;
+mod nonces;
 pub mod preflight;
 mod provider;
 pub mod redact;
@@ -37,7 +40,9 @@ mod step_up;
 mod storage;
 mod transport;
 
+pub use binding::DeviceSignatureReason;
 pub use config::{ClientConfig, DEFAULT_REFRESH_MARGIN_SECONDS, DEFAULT_REQUEST_TIMEOUT_MS};
+pub use device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
 pub use error::{ByoaError, NetworkErrorKind, RejectionReason};
 pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use exchange::SignInWithExternalJwtParams;

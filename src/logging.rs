@@ -24,6 +24,7 @@ pub(crate) mod target {
     pub const SESSION: &str = "dynamic_byoa::session";
     pub const STORAGE: &str = "dynamic_byoa::storage";
     pub const EVENTS: &str = "dynamic_byoa::events";
+    pub const BINDING: &str = "dynamic_byoa::binding";
 }
 
 /// Logs one line at `level` under `target` when the app asked for that level; the message is
@@ -72,7 +73,7 @@ impl LogLevel {
 #[uniffi::export(with_foreign)]
 pub trait Logger: Send + Sync {
     /// One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-    /// `::storage`, `::events`), and the message.
+    /// `::storage`, `::events`, `::binding`), and the message.
     fn log(&self, level: LogLevel, target: String, message: String);
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use dynamic_byoa_contract::{JwtVerifiedCredential, SdkUser, VerifyResponse, credential_format};
 
+use crate::binding::SessionKey;
 use crate::error::Error;
 use crate::redact::REDACTED;
 use crate::storage::{RECORD_VERSION, StoredSession};
@@ -194,6 +195,8 @@ pub(crate) struct Session {
     /// Server time (unix seconds) when the session was received: with `expires_at` it gives
     /// the session's lifetime, which bounds how early it is refreshed.
     pub received_at: i64,
+    /// The session key the token is bound to (`binding`), if any.
+    pub session_key: Option<SessionKey>,
 }
 
 impl Session {
@@ -220,13 +223,17 @@ impl Session {
     }
 
     pub fn from_stored(record: StoredSession) -> Self {
-        Self::assemble(
-            record.token,
-            record.id_token,
-            record.expires_at,
-            record.user,
-            record.received_at,
-        )
+        let session_key = record.session_key;
+        Self {
+            session_key,
+            ..Self::assemble(
+                record.token,
+                record.id_token,
+                record.expires_at,
+                record.user,
+                record.received_at,
+            )
+        }
     }
 
     pub fn to_stored(&self, server_clock_offset_seconds: i64) -> StoredSession {
@@ -238,6 +245,7 @@ impl Session {
             user: (*self.wire_user).clone(),
             server_clock_offset_seconds,
             received_at: self.received_at,
+            session_key: self.session_key.clone(),
         }
     }
 
@@ -261,6 +269,7 @@ impl Session {
             }),
             wire_user: Arc::new(user),
             received_at,
+            session_key: None,
         }
     }
 

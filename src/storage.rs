@@ -92,6 +92,10 @@ pub(crate) struct StoredSession {
     pub server_clock_offset_seconds: i64,
     /// Server time (unix seconds) when the session was received.
     pub received_at: i64,
+    /// The session key the token is bound to: `{"name", "publicKey"}`. Absent when unbound
+    /// (records written before binding existed decode unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<crate::binding::SessionKey>,
 }
 
 /// Why a stored value could not be used.

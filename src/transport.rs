@@ -67,6 +67,8 @@ impl Default for Call<'_> {
 pub(crate) struct Transport {
     http: reqwest::Client,
     settings: Arc<Settings>,
+    /// Sent on every request of this handle (see `with_headers`).
+    extra_headers: Arc<[(&'static str, String)]>,
 }
 
 impl Transport {
@@ -79,7 +81,20 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
-        Ok(Self { http, settings })
+        Ok(Self {
+            http,
+            settings,
+            extra_headers: Arc::new([]),
+        })
+    }
+
+    /// A handle on the same connection pool that also sends `headers` on every request (and
+    /// every retry of it): the device-binding headers of one sign-in or refresh (`binding`).
+    pub fn with_headers(&self, headers: Vec<(&'static str, String)>) -> Self {
+        Self {
+            extra_headers: headers.into(),
+            ..self.clone()
+        }
     }
 
     /// POSTs `body` as JSON to `route` and decodes a JSON success body.
@@ -217,6 +232,9 @@ impl Transport {
         }
         if let Some(reason) = call.logout_reason {
             request = request.header(X_DYN_LOGOUT_REASON, reason);
+        }
+        for (name, value) in self.extra_headers.iter() {
+            request = request.header(*name, value);
         }
         let started = Instant::now();
         let sent = request.send().await;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use dynamic_byoa::{
     AccessTokenOptions, AuthListener, AuthState, ClientConfig, DynamicClient, FileStorage,
-    SignInWithExternalJwtParams, SignedInSession, VerifyWithExternalJwtParams,
+    SessionStorage, SignInWithExternalJwtParams, SignedInSession, SoftwareKeySigner,
+    VerifyWithExternalJwtParams,
 };
 use dynamic_byoa_contract::paths;
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, TestIssuer};
@@ -32,13 +33,16 @@ pub async fn run() -> CliResult {
         issuer.kid()
     );
 
-    let environment = EnvironmentConfig::new(ENVIRONMENT_ID, issuer.issuer(), issuer.jwks_url());
+    let mut environment =
+        EnvironmentConfig::new(ENVIRONMENT_ID, issuer.issuer(), issuer.jwks_url());
+    environment.require_device_signature = true;
     let emulator = Emulator::start(EmulatorConfig::new(vec![environment])).await?;
     println!("[2/7] Dynamic emulator");
     println!("      API base     {}", emulator.base_url());
     println!(
         "      environment  {ENVIRONMENT_ID}, trusting that issuer and verifying signatures with its JWKS"
     );
+    println!("      device signatures required on sign-in and refresh");
 
     let mut claims = issuer.claims_for(EXTERNAL_USER, Duration::from_secs(600));
     claims["email"] = json!("demo@example.com");
@@ -53,8 +57,9 @@ pub async fn run() -> CliResult {
     // show a restart.
     let store_dir = std::env::temp_dir().join(format!("byoa-demo-{}", std::process::id()));
     let config = ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(emulator.base_url());
-    let client =
-        DynamicClient::with_storage(config.clone(), Arc::new(FileStorage::new(&store_dir)), None)?;
+    // Keys come from the software signer, kept in the same directory (on a phone: Secure
+    // Enclave or Android Keystore, through the app's own KeySigner).
+    let client = bound_client(&config, &store_dir)?;
     client.auth().restore().await;
     println!(
         "[4/7] client.auth().external().signInWithExternalJwt({{ externalJwt, externalUserId: \"{EXTERNAL_USER}\" }})"
@@ -73,6 +78,21 @@ pub async fn run() -> CliResult {
     print_session(&session);
     if let Some(tokens) = client.auth().tokens() {
         println!("      tokens       {tokens} (read with tokens.bearerToken())");
+        let claims = segment_json(&tokens.bearer_token(), 1);
+        let session_key = claims["session_public_key"].as_str().unwrap_or("-");
+        println!(
+            "      bound to     session key {} (the token's session_public_key)",
+            short(session_key)
+        );
+        let device_key = session
+            .user
+            .session_id
+            .as_deref()
+            .and_then(|sid| emulator.session_device_key(ENVIRONMENT_ID, sid));
+        println!(
+            "      device key   {} signed a one-time nonce (x-dynamic-device-signed-nonce)",
+            device_key.as_deref().map_or("-".into(), short)
+        );
     }
 
     println!("[5/7] What a refusal looks like");
@@ -101,7 +121,7 @@ pub async fn run() -> CliResult {
     drop(client);
 
     println!("[7/7] The session lifecycle, across an app restart");
-    let client = DynamicClient::with_storage(config, Arc::new(FileStorage::new(&store_dir)), None)?;
+    let client = bound_client(&config, &store_dir)?;
     let _events = client.auth().add_listener(Arc::new(PrintEvents));
     let restored = client.auth().restore().await;
     println!(
@@ -119,13 +139,15 @@ pub async fn run() -> CliResult {
     );
     let refreshed = client.auth().refresh().await?;
     println!(
-        "      refresh() -> expires {}",
+        "      refresh() -> expires {} (same device key, fresh nonce)",
         httpdate::fmt_http_date(refreshed.expires_at)
     );
     client.auth().sign_out().await;
     println!(
         "      sign_out() -> stored record deleted: {}; revoked with x-dyn-logout-reason: {}",
-        std::fs::read_dir(&store_dir).map_or(0, |d| d.count()) == 0,
+        !store_dir
+            .join(format!("dynamic_{ENVIRONMENT_ID}_session.json"))
+            .exists(),
         emulator
             .last_logout_reason(ENVIRONMENT_ID)
             .unwrap_or_else(|| "-".into())
@@ -188,6 +210,24 @@ async fn step_up(
         emulator.request_count(ENVIRONMENT_ID, paths::EXTERNAL_AUTH_VERIFY)
     );
     Ok(())
+}
+
+/// A client whose session and keys are kept in files under `dir` (the software key signer).
+fn bound_client(
+    config: &ClientConfig,
+    dir: &std::path::Path,
+) -> Result<Arc<DynamicClient>, dynamic_byoa::ByoaError> {
+    let storage: Arc<dyn SessionStorage> = Arc::new(FileStorage::new(dir));
+    let signer = Arc::new(SoftwareKeySigner::new(storage.clone()));
+    DynamicClient::with_key_signer(config.clone(), storage, signer, None)
+}
+
+/// A public key, shortened for display.
+fn short(key: &str) -> String {
+    match key.get(..12) {
+        Some(start) if key.len() > 12 => format!("{start}…"),
+        _ => key.to_owned(),
+    }
 }
 
 /// Prints each state change, as an app's listener would react to it.

@@ -32,6 +32,10 @@ pub struct Args {
     /// Lifetime of minted Dynamic sessions, in seconds.
     #[arg(long, requires = "environment_id")]
     session_ttl: Option<u64>,
+    /// Refuse sign-in and refresh without a valid device signature (x-dynamic-device-* headers
+    /// over a fresh nonce); without it, signatures that are sent are still verified.
+    #[arg(long, requires = "environment_id")]
+    require_device_signature: bool,
 }
 
 pub async fn run(args: Args) -> CliResult {
@@ -72,6 +76,7 @@ fn build_config(args: Args) -> Result<EmulatorConfig, Box<dyn std::error::Error>
     {
         let mut environment = EnvironmentConfig::new(id, issuer, jwks_url);
         environment.audience = args.audience;
+        environment.require_device_signature = args.require_device_signature;
         if let Some(seconds) = args.session_ttl {
             environment.session_ttl = Duration::from_secs(seconds);
         }
@@ -81,4 +86,36 @@ fn build_config(args: Args) -> Result<EmulatorConfig, Box<dyn std::error::Error>
         config.bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn config(flags: &[&str]) -> EmulatorConfig {
+        let base = [
+            "byoa",
+            "--environment-id",
+            "2762a57b-faa4-41ce-9f16-abff9300e2c9",
+            "--issuer",
+            "https://issuer",
+            "--jwks-url",
+            "https://issuer/jwks",
+        ];
+        let cli = Cli::parse_from(base.iter().chain(flags));
+        build_config(cli.args).unwrap()
+    }
+
+    #[test]
+    fn require_device_signature_is_off_unless_the_flag_is_given() {
+        assert!(!config(&[]).environments[0].require_device_signature);
+        assert!(config(&["--require-device-signature"]).environments[0].require_device_signature);
+    }
 }

@@ -143,6 +143,14 @@ fn demo_signs_in_through_the_client_against_the_embedded_emulator() {
     );
     assert!(stdout.contains("200 OK"), "{stdout}");
     assert!(stdout.contains("external id  demo-user-42"), "{stdout}");
+    assert!(
+        stdout.contains("bound to     session key 0"),
+        "the demo session is bound to a session key:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("device key   0"),
+        "the demo sign-in carried a device signature:\n{stdout}"
+    );
     assert!(stdout.contains("external_user_id_mismatch"), "{stdout}");
     assert!(stdout.contains("external_auth_rejected"), "{stdout}");
     assert!(stdout.contains("still signed in as "), "{stdout}");

@@ -6,6 +6,7 @@
 //! fields over time and a client must not break on them.
 
 pub mod claims;
+pub mod device;
 pub mod errors;
 pub mod headers;
 pub mod paths;
@@ -13,6 +14,7 @@ pub mod rejection;
 pub mod types;
 
 pub use claims::*;
+pub use device::{CODE_INVALID_DEVICE_SIGNATURE, DeviceSignatureRejection};
 pub use errors::*;
 pub use rejection::ExternalAuthRejection;
 pub use types::*;

@@ -19,6 +19,9 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 /// Default lifetime of an elevated access token minted by a step-up (`externalAuth/verify`):
 /// short, because it stands for "the user proved presence just now".
 pub const DEFAULT_ELEVATED_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+/// Default lifetime of an issued nonce: the JavaScript client keeps its pool for 24 hours
+/// (contract §4.10); the server's own lifetime is not documented, so the emulator honours that.
+pub const DEFAULT_NONCE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default clock-skew allowance for `exp`/`nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
@@ -43,6 +46,11 @@ pub struct EnvironmentConfig {
     pub external_auth_enabled: bool,
     /// Lifetime of elevated access tokens minted by `externalAuth/verify`.
     pub elevated_token_ttl: Duration,
+    /// Sign-in and refresh must carry a valid device signature (contract §4.10); without it,
+    /// signatures that are sent are still verified and their absence is ignored.
+    pub require_device_signature: bool,
+    /// How long an issued nonce stays usable.
+    pub nonce_ttl: Duration,
 }
 
 impl EnvironmentConfig {
@@ -61,6 +69,8 @@ impl EnvironmentConfig {
             signin_rate_limit_per_minute: None,
             external_auth_enabled: true,
             elevated_token_ttl: DEFAULT_ELEVATED_TOKEN_TTL,
+            require_device_signature: false,
+            nonce_ttl: DEFAULT_NONCE_TTL,
         }
     }
 
@@ -81,6 +91,9 @@ impl EnvironmentConfig {
         }
         if self.elevated_token_ttl.as_secs() == 0 {
             return fail("elevated token TTL must be at least one second");
+        }
+        if self.nonce_ttl.as_secs() == 0 {
+            return fail("nonce TTL must be at least one second");
         }
         Ok(())
     }
@@ -210,6 +223,8 @@ struct EnvironmentFile {
     signin_rate_limit_per_minute: Option<u32>,
     external_auth_enabled: Option<bool>,
     elevated_token_ttl_seconds: Option<u64>,
+    require_device_signature: Option<bool>,
+    nonce_ttl_seconds: Option<u64>,
 }
 
 impl ConfigFile {
@@ -245,6 +260,10 @@ impl EnvironmentFile {
         if let Some(seconds) = self.elevated_token_ttl_seconds {
             env.elevated_token_ttl = Duration::from_secs(seconds);
         }
+        env.require_device_signature = self.require_device_signature.unwrap_or(false);
+        if let Some(seconds) = self.nonce_ttl_seconds {
+            env.nonce_ttl = Duration::from_secs(seconds);
+        }
         env
     }
 }
@@ -263,6 +282,8 @@ mod tests {
         assert_eq!(env.max_users, None);
         assert_eq!(env.signin_rate_limit_per_minute, None);
         assert!(env.external_auth_enabled);
+        assert!(!env.require_device_signature);
+        assert_eq!(env.nonce_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -278,7 +299,8 @@ mod tests {
         let config = EmulatorConfig::from_json_str(&format!(
             r#"{{"environments": [{{"environmentId": "{ENV}", "issuer": "https://i",
                  "jwksUrl": "https://i/jwks", "audience": "app", "sessionTtlSeconds": 60,
-                 "maxUsers": 3, "signinRateLimitPerMinute": 10}}],
+                 "maxUsers": 3, "signinRateLimitPerMinute": 10,
+                 "requireDeviceSignature": true, "nonceTtlSeconds": 300}}],
                "basePath": "/api/v0/", "port": 3333}}"#
         ))
         .unwrap();
@@ -288,6 +310,8 @@ mod tests {
         assert_eq!(env.max_users, Some(3));
         assert_eq!(env.signin_rate_limit_per_minute, Some(10));
         assert!(env.external_auth_enabled);
+        assert!(env.require_device_signature);
+        assert_eq!(env.nonce_ttl, Duration::from_secs(300));
         assert_eq!(config.bind.to_string(), "127.0.0.1:3333");
         assert_eq!(config.normalized_base_path().unwrap(), "/api/v0");
     }

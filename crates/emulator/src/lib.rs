@@ -36,12 +36,14 @@
 
 mod config;
 mod connection;
+mod device;
 mod error;
 mod faults;
 mod ids;
 mod issuer;
 mod jwks_cache;
 mod keys;
+mod nonces;
 mod routes;
 mod server;
 mod state;

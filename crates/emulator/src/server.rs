@@ -228,6 +228,24 @@ impl Emulator {
         }
     }
 
+    /// Spends every nonce the environment has issued, as if requests had presented them: a
+    /// client's pooled nonces then read as reused (the server's view of a replayed capture).
+    pub fn spend_nonces(&self, environment_id: &str) {
+        if let Some(env) = self.shared.state().env_mut(environment_id) {
+            env.nonces.spend_all();
+        }
+    }
+
+    /// The device key (compressed P-256, hex) the session `sid` was signed in with, if its
+    /// sign-in carried a valid device signature.
+    pub fn session_device_key(&self, environment_id: &str, sid: &str) -> Option<String> {
+        self.shared
+            .state()
+            .env(environment_id)
+            .and_then(|env| env.active_session(sid))
+            .and_then(|(session, _)| session.device_public_key)
+    }
+
     /// The `x-dyn-logout-reason` of the environment's last revoke request that carried one.
     pub fn last_logout_reason(&self, environment_id: &str) -> Option<String> {
         self.shared

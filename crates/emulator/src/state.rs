@@ -2,17 +2,16 @@
 //! hooks' counters and fault queues. All of it sits behind one `std::sync::Mutex` owned by the
 //! server; nothing here awaits, so the lock is never held across an `.await`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::faults::Fault;
-use crate::ids::{random_hex, random_uuid};
+use crate::ids::random_uuid;
+use crate::nonces::NonceBook;
 use crate::verify::VerifiedExternalJwt;
 
 /// Length of the rate limiter's window.
 pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(60);
-/// Issued nonces remembered per environment before the oldest bookkeeping is dropped.
-const MAX_REMEMBERED_NONCES: usize = 10_000;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -117,6 +116,8 @@ pub(crate) struct SessionRecord {
     pub aud: String,
     pub sdk_version: Option<String>,
     pub revoked: bool,
+    /// The device key whose signature the sign-in carried: refreshes must come from it.
+    pub device_public_key: Option<String>,
 }
 
 /// The sandbox user cap would be exceeded by creating a user.
@@ -129,7 +130,7 @@ pub(crate) struct EnvState {
     user_by_sub: HashMap<String, String>,
     sessions: HashMap<String, SessionRecord>,
     signin_window: RateWindow,
-    nonces: HashSet<String>,
+    pub nonces: NonceBook,
     /// `jti`s of step-up assertions already accepted, with the time after which their
     /// assertion would be refused as expired anyway (then they are forgotten).
     used_assertion_ids: HashMap<String, i64>,
@@ -190,6 +191,7 @@ impl EnvState {
             aud,
             sdk_version,
             revoked: false,
+            device_public_key: None,
         };
         self.sessions.insert(session.sid.clone(), session.clone());
         session
@@ -205,6 +207,12 @@ impl EnvState {
     pub(crate) fn set_sdk_version(&mut self, sid: &str, sdk_version: Option<String>) {
         if let (Some(session), Some(version)) = (self.sessions.get_mut(sid), sdk_version) {
             session.sdk_version = Some(version);
+        }
+    }
+
+    pub(crate) fn set_device_key(&mut self, sid: &str, device_public_key: Option<String>) {
+        if let Some(session) = self.sessions.get_mut(sid) {
+            session.device_public_key = device_public_key;
         }
     }
 
@@ -247,14 +255,9 @@ impl EnvState {
         true
     }
 
-    /// `count` fresh single-use nonces (32 hex characters each).
-    pub(crate) fn issue_nonces(&mut self, count: usize) -> Vec<String> {
-        if self.nonces.len() + count > MAX_REMEMBERED_NONCES {
-            self.nonces.clear();
-        }
-        let nonces: Vec<String> = (0..count).map(|_| random_hex(16)).collect();
-        self.nonces.extend(nonces.iter().cloned());
-        nonces
+    /// `count` fresh single-use nonces (32 hex characters each), valid until `expires_at`.
+    pub(crate) fn issue_nonces(&mut self, count: usize, expires_at: i64) -> Vec<String> {
+        self.nonces.issue(count, expires_at)
     }
 }
 
@@ -406,9 +409,15 @@ mod tests {
     #[test]
     fn nonces_are_distinct_hex() {
         let mut env = EnvState::default();
-        let nonces = env.issue_nonces(5);
+        let nonces = env.issue_nonces(5, i64::MAX);
         assert_eq!(nonces.len(), 5);
-        assert_eq!(nonces.iter().collect::<HashSet<_>>().len(), 5);
+        assert_eq!(
+            nonces
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            5
+        );
         assert!(nonces.iter().all(|n| n.len() == 32));
     }
 }

@@ -182,6 +182,7 @@ mod tests {
                 aud: "https://app.example".into(),
                 sdk_version: Some("ClientSDK/1.0".into()),
                 revoked: false,
+                device_public_key: None,
             },
             new_user: true,
         }

@@ -589,6 +589,24 @@ fileprivate struct FfiConverterString: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
     typealias SwiftType = Date
 
@@ -1263,6 +1281,24 @@ public convenience init(config: ClientConfig)throws  {
 
     
     /**
+     * `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
+     * phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
+     * Each sign-in is bound to a new session key (when `config.bind_session_key`, the
+     * default), and sign-in and refresh carry a signature of a server nonce by the device key.
+     */
+public static func withKeySigner(config: ClientConfig, storage: SessionStorage, keySigner: KeySigner, jwtProvider: ExternalJwtProvider? = nil)throws  -> DynamicClient  {
+    return try  FfiConverterTypeDynamicClient_lift(try rustCallWithError(FfiConverterTypeByoaError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(
+        FfiConverterTypeClientConfig_lower(config),
+        FfiConverterTypeSessionStorage_lower(storage),
+        FfiConverterTypeKeySigner_lower(keySigner),
+        FfiConverterOptionTypeExternalJwtProvider.lower(jwtProvider),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * A client that keeps its session in `storage` (the platform's secure store) and restores
      * it from there: the state starts as `Restoring` and settles in the background (await
      * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
@@ -1803,6 +1839,316 @@ public func FfiConverterTypeExternalJwtProvider_lower(_ value: ExternalJwtProvid
 
 
 /**
+ * P-256 keys by name, implemented by the app over the platform's key store (Secure Enclave,
+ * Android Keystore). Calls may block briefly (they run off the caller's thread). Keys must be
+ * usable without user interaction: the client signs during background refreshes.
+ */
+public protocol KeySigner: AnyObject, Sendable {
+    
+    /**
+     * The public key of the P-256 key named `name`, creating the key first if there is none:
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     */
+    func getOrCreateKey(name: String) throws  -> String
+    
+    /**
+     * ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
+     * Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
+     * (`ecdsaSignatureMessageX962SHA256`) and Android Keystore (`SHA256withECDSA`) produce.
+     */
+    func sign(name: String, message: Data) throws  -> Data
+    
+    /**
+     * Deletes the key named `name`; deleting a missing key succeeds.
+     */
+    func deleteKey(name: String) throws 
+    
+}
+/**
+ * P-256 keys by name, implemented by the app over the platform's key store (Secure Enclave,
+ * Android Keystore). Calls may block briefly (they run off the caller's thread). Keys must be
+ * usable without user interaction: the client signs during background refreshes.
+ */
+open class KeySignerImpl: KeySigner, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_keysigner(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_keysigner(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The public key of the P-256 key named `name`, creating the key first if there is none:
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     */
+open func getOrCreateKey(name: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeySignerError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
+     * Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
+     * (`ecdsaSignatureMessageX962SHA256`) and Android Keystore (`SHA256withECDSA`) produce.
+     */
+open func sign(name: String, message: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeySignerError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_keysigner_sign(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes the key named `name`; deleting a missing key succeeds.
+     */
+open func deleteKey(name: String)throws   {try rustCallWithError(FfiConverterTypeKeySignerError_lift) {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_keysigner_delete_key(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceKeySigner {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceKeySigner = UniffiVTableCallbackInterfaceKeySigner(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeKeySigner.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface KeySigner: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeKeySigner.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface KeySigner: handle missing in uniffiClone")
+            }
+        },
+        getOrCreateKey: { (
+            uniffiHandle: UInt64,
+            name: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeKeySigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.getOrCreateKey(
+                     name: try FfiConverterString.lift(name)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeySignerError_lower
+            )
+        },
+        sign: { (
+            uniffiHandle: UInt64,
+            name: RustBuffer,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeKeySigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.sign(
+                     name: try FfiConverterString.lift(name),
+                     message: try FfiConverterData.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeySignerError_lower
+            )
+        },
+        deleteKey: { (
+            uniffiHandle: UInt64,
+            name: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeKeySigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.deleteKey(
+                     name: try FfiConverterString.lift(name)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeySignerError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceKeySigner> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceKeySigner>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitKeySigner() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(UniffiCallbackInterfaceKeySigner.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeySigner: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<KeySigner>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = KeySigner
+
+    public static func lift(_ handle: UInt64) throws -> KeySigner {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeySignerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: KeySigner) -> UInt64 {
+         if let rustImpl = value as? KeySignerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeySigner {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: KeySigner, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySigner_lift(_ handle: UInt64) throws -> KeySigner {
+    return try FfiConverterTypeKeySigner.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySigner_lower(_ value: KeySigner) -> UInt64 {
+    return FfiConverterTypeKeySigner.lower(value)
+}
+
+
+
+
+
+
+/**
  * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
  * handle does not remove it (foreign garbage collection would make that unpredictable).
  */
@@ -1941,7 +2287,7 @@ public protocol Logger: AnyObject, Sendable {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`, `::events`), and the message.
+     * `::storage`, `::events`, `::binding`), and the message.
      */
     func log(level: LogLevel, target: String, message: String) 
     
@@ -2006,7 +2352,7 @@ open class LoggerImpl: Logger, @unchecked Sendable {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`, `::events`), and the message.
+     * `::storage`, `::events`, `::binding`), and the message.
      */
 open func log(level: LogLevel, target: String, message: String)  {try! rustCall() {
         uniffiCallStatus in
@@ -2750,6 +3096,11 @@ public struct ClientConfig: Equatable, Hashable {
      * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
      */
     public let freshInstall: Bool
+    /**
+     * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
+     * `session_public_key`). Takes effect only on a client given a `KeySigner`.
+     */
+    public let bindSessionKey: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2782,7 +3133,11 @@ public struct ClientConfig: Equatable, Hashable {
          * True on the first launch after the app was (re)installed; the platform layer finds out
          * (a marker in app-private storage) and sets it. A session that a previous install left in
          * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
-         */freshInstall: Bool = false) {
+         */freshInstall: Bool = false, 
+        /**
+         * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
+         * `session_public_key`). Takes effect only on a client given a `KeySigner`.
+         */bindSessionKey: Bool = true) {
         self.environmentId = environmentId
         self.apiBaseUrl = apiBaseUrl
         self.appOrigin = appOrigin
@@ -2791,6 +3146,7 @@ public struct ClientConfig: Equatable, Hashable {
         self.autoRefresh = autoRefresh
         self.refreshMarginSeconds = refreshMarginSeconds
         self.freshInstall = freshInstall
+        self.bindSessionKey = bindSessionKey
     }
 
     
@@ -2816,7 +3172,8 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 clockLeewaySeconds: FfiConverterUInt64.read(from: &buf), 
                 autoRefresh: FfiConverterBool.read(from: &buf), 
                 refreshMarginSeconds: FfiConverterUInt64.read(from: &buf), 
-                freshInstall: FfiConverterBool.read(from: &buf)
+                freshInstall: FfiConverterBool.read(from: &buf), 
+                bindSessionKey: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2829,6 +3186,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterBool.write(value.autoRefresh, into: &buf)
         FfiConverterUInt64.write(value.refreshMarginSeconds, into: &buf)
         FfiConverterBool.write(value.freshInstall, into: &buf)
+        FfiConverterBool.write(value.bindSessionKey, into: &buf)
     }
 }
 
@@ -3540,6 +3898,13 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case ServerError(status: UInt16, serverDetail: String
     )
+    case DeviceSignatureRejected(reason: DeviceSignatureReason, serverDetail: String
+    )
+    case DeviceNonceUnavailable(detail: String
+    )
+    case SessionKeyMismatch
+    case KeyUnavailable(error: KeySignerError
+    )
     case SignInSuperseded
     case SignInCancelled
     case NotSignedIn
@@ -3668,26 +4033,37 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             status: try FfiConverterUInt16.read(from: &buf), 
             serverDetail: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .SignInSuperseded
-        case 20: return .SignInCancelled
-        case 21: return .NotSignedIn
-        case 22: return .SessionChanged
-        case 23: return .StorageUnavailable(
+        case 19: return .DeviceSignatureRejected(
+            reason: try FfiConverterTypeDeviceSignatureReason.read(from: &buf), 
+            serverDetail: try FfiConverterString.read(from: &buf)
+            )
+        case 20: return .DeviceNonceUnavailable(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 21: return .SessionKeyMismatch
+        case 22: return .KeyUnavailable(
+            error: try FfiConverterTypeKeySignerError.read(from: &buf)
+            )
+        case 23: return .SignInSuperseded
+        case 24: return .SignInCancelled
+        case 25: return .NotSignedIn
+        case 26: return .SessionChanged
+        case 27: return .StorageUnavailable(
             error: try FfiConverterTypeStorageError.read(from: &buf)
             )
-        case 24: return .Network(
+        case 28: return .Network(
             kind: try FfiConverterTypeNetworkErrorKind.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 25: return .InvalidResponse(
+        case 29: return .InvalidResponse(
             status: try FfiConverterUInt16.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 26: return .InvalidConfiguration(
+        case 30: return .InvalidConfiguration(
             field: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 27: return .Internal(
+        case 31: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3802,47 +4178,67 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             FfiConverterString.write(serverDetail, into: &buf)
             
         
-        case .SignInSuperseded:
+        case let .DeviceSignatureRejected(reason,serverDetail):
             writeInt(&buf, Int32(19))
+            FfiConverterTypeDeviceSignatureReason.write(reason, into: &buf)
+            FfiConverterString.write(serverDetail, into: &buf)
+            
         
-        
-        case .SignInCancelled:
+        case let .DeviceNonceUnavailable(detail):
             writeInt(&buf, Int32(20))
+            FfiConverterString.write(detail, into: &buf)
+            
         
-        
-        case .NotSignedIn:
+        case .SessionKeyMismatch:
             writeInt(&buf, Int32(21))
         
         
-        case .SessionChanged:
+        case let .KeyUnavailable(error):
             writeInt(&buf, Int32(22))
+            FfiConverterTypeKeySignerError.write(error, into: &buf)
+            
+        
+        case .SignInSuperseded:
+            writeInt(&buf, Int32(23))
+        
+        
+        case .SignInCancelled:
+            writeInt(&buf, Int32(24))
+        
+        
+        case .NotSignedIn:
+            writeInt(&buf, Int32(25))
+        
+        
+        case .SessionChanged:
+            writeInt(&buf, Int32(26))
         
         
         case let .StorageUnavailable(error):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(27))
             FfiConverterTypeStorageError.write(error, into: &buf)
             
         
         case let .Network(kind,detail):
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(28))
             FfiConverterTypeNetworkErrorKind.write(kind, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidResponse(status,detail):
-            writeInt(&buf, Int32(25))
+            writeInt(&buf, Int32(29))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidConfiguration(field,detail):
-            writeInt(&buf, Int32(26))
+            writeInt(&buf, Int32(30))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(27))
+            writeInt(&buf, Int32(31))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -3977,6 +4373,248 @@ public func FfiConverterTypeCredentialFormat_lower(_ value: CredentialFormat) ->
     return FfiConverterTypeCredentialFormat.lower(value)
 }
 
+
+
+/**
+ * Why Dynamic refused a device signature (`device_signature_rejected`).
+ */
+
+public enum DeviceSignatureReason: Equatable, Hashable {
+    
+    /**
+     * The request carried no (or incomplete) device headers and the environment requires them.
+     */
+    case missingHeaders
+    /**
+     * The nonce was not issued by Dynamic for this environment.
+     */
+    case unknownNonce
+    /**
+     * The nonce was already used (a replayed request).
+     */
+    case reusedNonce
+    /**
+     * The nonce expired before it was used.
+     */
+    case expiredNonce
+    /**
+     * The device public key is not a compressed P-256 key.
+     */
+    case invalidPublicKey
+    /**
+     * The signature does not verify under the device public key.
+     */
+    case invalidSignature
+    /**
+     * The signature is valid but by another device than the one that signed the session in.
+     */
+    case keyMismatch
+    /**
+     * The server's text named nothing recognisable; `server_detail` has it.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DeviceSignatureReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceSignatureReason: FfiConverterRustBuffer {
+    typealias SwiftType = DeviceSignatureReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceSignatureReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .missingHeaders
+        
+        case 2: return .unknownNonce
+        
+        case 3: return .reusedNonce
+        
+        case 4: return .expiredNonce
+        
+        case 5: return .invalidPublicKey
+        
+        case 6: return .invalidSignature
+        
+        case 7: return .keyMismatch
+        
+        case 8: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeviceSignatureReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .missingHeaders:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .unknownNonce:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .reusedNonce:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .expiredNonce:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .invalidPublicKey:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .invalidSignature:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .keyMismatch:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceSignatureReason_lift(_ buf: RustBuffer) throws -> DeviceSignatureReason {
+    return try FfiConverterTypeDeviceSignatureReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceSignatureReason_lower(_ value: DeviceSignatureReason) -> RustBuffer {
+    return FfiConverterTypeDeviceSignatureReason.lower(value)
+}
+
+
+
+/**
+ * Why a key operation failed.
+ */
+public 
+enum KeySignerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The key store cannot be used right now (device locked, keystore busy): retried later.
+     */
+    case Unavailable(detail: String
+    )
+    /**
+     * There is no key by that name (for `sign`).
+     */
+    case NotFound(detail: String
+    )
+    /**
+     * Failed for another reason (hardware error, invalidated key, corrupted entry).
+     */
+    case Failed(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension KeySignerError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeySignerError: FfiConverterRustBuffer {
+    typealias SwiftType = KeySignerError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeySignerError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .NotFound(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Failed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeySignerError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .NotFound(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Failed(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySignerError_lift(_ buf: RustBuffer) throws -> KeySignerError {
+    return try FfiConverterTypeKeySignerError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeySignerError_lower(_ value: KeySignerError) -> RustBuffer {
+    return FfiConverterTypeKeySignerError.lower(value)
+}
 
 
 /**
@@ -5008,6 +5646,19 @@ public func uniffiForeignFutureHandleCountDynamicByoa() -> Int {
     UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
 }
 /**
+ * A software key signer that keeps its keys in `storage` (for example `file_storage(dir)`):
+ * for desktop tools, tests and platforms without a hardware key store. On phones, implement
+ * `KeySigner` over the Secure Enclave or Android Keystore instead.
+ */
+public func softwareKeySigner(storage: SessionStorage) -> KeySigner  {
+    return try!  FfiConverterTypeKeySigner_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_software_key_signer(
+        FfiConverterTypeSessionStorage_lower(storage),uniffiCallStatus
+    )
+})
+}
+/**
  * Sends the core's logs at `level` and above to `logger`, for every client in the process;
  * `None` turns logging off (the default). Calling it again replaces the logger and level.
  */
@@ -5060,6 +5711,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitAuthListener()
     uniffiCallbackInitExternalJwtProvider()
+    uniffiCallbackInitKeySigner()
     uniffiCallbackInitLogger()
     uniffiCallbackInitSessionStorage()
     return InitializationResult.ok

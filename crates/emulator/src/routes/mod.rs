@@ -89,6 +89,28 @@ fn guarded(
     ))
 }
 
+/// The device proof of a sign-in or refresh (`crate::device`), or why it is refused. `bound`
+/// is the device key the session was signed in with.
+fn check_device(
+    shared: &Shared,
+    env: &crate::config::EnvironmentConfig,
+    headers: &axum::http::HeaderMap,
+    bound: Option<&str>,
+) -> Result<Option<String>, dynamic_byoa_contract::DeviceSignatureRejection> {
+    let now = shared.now();
+    let mut state = shared.state();
+    let env_state = state
+        .env_mut(&env.environment_id)
+        .expect("configured environment has state");
+    crate::device::check(
+        headers,
+        env.require_device_signature,
+        &mut env_state.nonces,
+        now,
+        bound,
+    )
+}
+
 /// Counts the request, waits while the route is held, then either serves the next injected
 /// fault for the route or hands the request, with its environment attached, to the handler.
 async fn guard(

@@ -92,12 +92,14 @@ pub(super) async fn nonces(
     })
 }
 
+/// Fresh single-use nonces, valid for the environment's nonce lifetime (emulator clock).
 fn issue(shared: &Shared, env: &EnvironmentConfig, count: usize) -> Vec<String> {
+    let expires_at = shared.now() + env.nonce_ttl.as_secs() as i64;
     let mut state = shared.state();
     state
         .env_mut(&env.environment_id)
         .expect("configured environment")
-        .issue_nonces(count)
+        .issue_nonces(count, expires_at)
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use axum::http::header::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use dynamic_byoa_contract::headers::RETRY_AFTER;
 use dynamic_byoa_contract::{
-    ApiErrorBody, CODE_INVALID_EXTERNAL_AUTH, CODE_INVALID_SESSION_PUBLIC_KEY, CODE_NOT_FOUND,
-    CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED,
+    ApiErrorBody, CODE_INVALID_DEVICE_SIGNATURE, CODE_INVALID_EXTERNAL_AUTH,
+    CODE_INVALID_SESSION_PUBLIC_KEY, CODE_NOT_FOUND, CODE_SANDBOX_MAXIMUM_THRESHOLD_REACHED,
+    DeviceSignatureRejection,
 };
 
 use crate::verify::Rejection;
@@ -58,6 +59,15 @@ pub(super) fn invalid_session_public_key() -> Response {
              starting with 02 or 03",
             CODE_INVALID_SESSION_PUBLIC_KEY,
         ),
+    )
+}
+
+/// 422 `invalid_device_signature` naming what was wrong with the device proof (the status and
+/// code are inferred, see `dynamic_byoa_contract::device`).
+pub(super) fn device_signature_rejected(rejection: DeviceSignatureRejection) -> Response {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ApiErrorBody::coded(rejection.message(), CODE_INVALID_DEVICE_SIGNATURE),
     )
 }
 

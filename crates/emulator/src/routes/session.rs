@@ -29,6 +29,10 @@ pub(super) async fn refresh(
         Ok(found) => found,
         Err(refusal) => return refusal.into_response(),
     };
+    let bound = session.device_public_key.as_deref();
+    if let Err(refusal) = super::check_device(&shared, &env, &headers, bound) {
+        return reply::device_signature_rejected(refusal);
+    }
     let session = {
         let mut state = shared.state();
         let env_state = state

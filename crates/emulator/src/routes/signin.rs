@@ -21,7 +21,7 @@ use crate::tokens::Grant;
 use crate::verify::{ExternalJwtPolicy, Rejection, VerifiedExternalJwt, verify_external_jwt_at};
 
 /// Checks run in the order a real edge + API would: rate limit, body, environment switch,
-/// session key format, external JWT, then the user cap.
+/// session key format, device signature, external JWT, then the user cap.
 pub(super) async fn signin(
     State(shared): State<Arc<Shared>>,
     Extension(env): Extension<Arc<EnvironmentConfig>>,
@@ -43,6 +43,10 @@ pub(super) async fn signin(
     {
         return reply::invalid_session_public_key();
     }
+    let device_key = match super::check_device(&shared, &env, &headers, None) {
+        Ok(key) => key,
+        Err(refusal) => return reply::device_signature_rejected(refusal),
+    };
     let Some(jwt) = request.jwt.as_deref().filter(|jwt| !jwt.trim().is_empty()) else {
         let rejection = Rejection::new(ExternalAuthRejection::Malformed, "the body has no jwt");
         return reply::external_auth_rejected(&rejection);
@@ -58,6 +62,7 @@ pub(super) async fn signin(
         &headers,
         &verified,
         request.session_public_key,
+        device_key,
     ) else {
         return reply::sandbox_cap_reached();
     };
@@ -104,6 +109,7 @@ fn open_session(
     headers: &HeaderMap,
     verified: &VerifiedExternalJwt,
     session_public_key: Option<String>,
+    device_public_key: Option<String>,
 ) -> Option<Grant> {
     let mut state = shared.state();
     let env_state = state
@@ -117,6 +123,11 @@ fn open_session(
         aud,
         header_text(headers, X_DYN_VERSION),
     );
+    env_state.set_device_key(&session.sid, device_public_key.clone());
+    let session = crate::state::SessionRecord {
+        device_public_key,
+        ..session
+    };
     Some(Grant {
         user,
         session,

@@ -243,6 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD0
+typedef void (*UniffiCallbackInterfaceKeySignerMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD1
+typedef void (*UniffiCallbackInterfaceKeySignerMethod1)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD2
+typedef void (*UniffiCallbackInterfaceKeySignerMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -284,6 +305,17 @@ typedef void (*UniffiCallbackInterfaceSessionStorageMethod2)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
+typedef struct UniffiVTableCallbackInterfaceKeySigner {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceKeySignerMethod0 _Nonnull getOrCreateKey;
+    UniffiCallbackInterfaceKeySignerMethod1 _Nonnull sign;
+    UniffiCallbackInterfaceKeySignerMethod2 _Nonnull deleteKey;
+} UniffiVTableCallbackInterfaceKeySigner;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
 typedef struct UniffiVTableCallbackInterfaceAuthListener {
@@ -321,6 +353,36 @@ typedef struct UniffiVTableCallbackInterfaceSessionStorage {
     UniffiCallbackInterfaceSessionStorageMethod2 _Nonnull delete;
 } UniffiVTableCallbackInterfaceSessionStorage;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
+uint64_t uniffi_dynamic_byoa_fn_clone_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
+void uniffi_dynamic_byoa_fn_free_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(const UniffiVTableCallbackInterfaceKeySigner* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
+RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_sign(uint64_t ptr, RustBuffer name, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
+void uniffi_dynamic_byoa_fn_method_keysigner_delete_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
@@ -430,6 +492,11 @@ void uniffi_dynamic_byoa_fn_free_dynamicclient(uint64_t handle, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
 uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
+uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(RustBuffer config, uint64_t storage, uint64_t key_signer, RustBuffer jwt_provider, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
@@ -610,6 +677,11 @@ RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trai
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
 RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SOFTWARE_KEY_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SOFTWARE_KEY_SIGNER
+uint64_t uniffi_dynamic_byoa_fn_func_software_key_signer(uint64_t storage, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
@@ -888,6 +960,12 @@ void ffi_dynamic_byoa_rust_future_free_void(uint64_t handle
 void ffi_dynamic_byoa_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SOFTWARE_KEY_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SOFTWARE_KEY_SIGNER
+uint16_t uniffi_dynamic_byoa_checksum_func_software_key_signer(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
 uint16_t uniffi_dynamic_byoa_checksum_func_set_logger(void
@@ -903,6 +981,24 @@ uint16_t uniffi_dynamic_byoa_checksum_func_file_storage(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_MEMORY_STORAGE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_MEMORY_STORAGE
 uint16_t uniffi_dynamic_byoa_checksum_func_memory_storage(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(void
     
 );
 #endif
@@ -1059,6 +1155,12 @@ uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
+uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_key_signer(void
     
 );
 #endif

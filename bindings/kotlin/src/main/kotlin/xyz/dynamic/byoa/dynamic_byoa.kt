@@ -657,6 +657,15 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceKeySignerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceKeySignerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceKeySignerMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -674,6 +683,31 @@ internal interface UniffiCallbackInterfaceSessionStorageMethod1 : com.sun.jna.Ca
 }
 internal interface UniffiCallbackInterfaceSessionStorageMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "getOrCreateKey", "sign", "deleteKey")
+internal open class UniffiVTableCallbackInterfaceKeySigner(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `getOrCreateKey`: UniffiCallbackInterfaceKeySignerMethod0? = null,
+    @JvmField internal var `sign`: UniffiCallbackInterfaceKeySignerMethod1? = null,
+    @JvmField internal var `deleteKey`: UniffiCallbackInterfaceKeySignerMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `getOrCreateKey`: UniffiCallbackInterfaceKeySignerMethod0? = null,
+        `sign`: UniffiCallbackInterfaceKeySignerMethod1? = null,
+        `deleteKey`: UniffiCallbackInterfaceKeySignerMethod2? = null,
+    ): UniffiVTableCallbackInterfaceKeySigner(`uniffiFree`,`uniffiClone`,`getOrCreateKey`,`sign`,`deleteKey`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceKeySigner) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `getOrCreateKey` = other.`getOrCreateKey`
+        `sign` = other.`sign`
+        `deleteKey` = other.`deleteKey`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged")
 internal open class UniffiVTableCallbackInterfaceAuthListener(
@@ -781,11 +815,19 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_checksum_func_software_key_signer(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_func_set_logger(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_file_storage(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_memory_storage(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_sign(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(
     ): Int
@@ -839,6 +881,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_key_signer(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_storage(
     ): Int
     external fun ffi_dynamic_byoa_uniffi_contract_version(
@@ -859,12 +903,25 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "dynamic_byoa"))
         uniffiCallbackInterfaceAuthListener.register(this)
         uniffiCallbackInterfaceExternalJwtProvider.register(this)
+        uniffiCallbackInterfaceKeySigner.register(this)
         uniffiCallbackInterfaceLogger.register(this)
         uniffiCallbackInterfaceSessionStorage.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_fn_clone_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(`vtable`: UniffiVTableCallbackInterfaceKeySigner,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_sign(`ptr`: Long,`name`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_delete_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_clone_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -908,6 +965,8 @@ internal object UniffiLib {
     external fun uniffi_dynamic_byoa_fn_free_dynamicclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(`config`: RustBuffer.ByValue,`storage`: Long,`keySigner`: Long,`jwtProvider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(`config`: RustBuffer.ByValue,`storage`: Long,`jwtProvider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -981,6 +1040,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_software_key_signer(`storage`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_dynamic_byoa_fn_func_set_logger(`logger`: RustBuffer.ByValue,`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_dynamic_byoa_fn_func_file_storage(`directory`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1570,6 +1631,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
     }
 }
 
@@ -2733,6 +2813,28 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
     companion object {
         
     /**
+     * `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
+     * phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
+     * Each sign-in is bound to a new session key (when `config.bind_session_key`, the
+     * default), and sign-in and refresh carry a signature of a server nonce by the device key.
+     */
+    @Throws(ByoaException::class) fun `withKeySigner`(`config`: ClientConfig, `storage`: SessionStorage, `keySigner`: KeySigner, `jwtProvider`: ExternalJwtProvider? = null): DynamicClient {
+            return FfiConverterTypeDynamicClient.lift(
+    uniffiRustCallWithError(ByoaException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(
+    
+        
+        FfiConverterTypeClientConfig.lower(`config`),
+        FfiConverterTypeSessionStorage.lower(`storage`),
+        FfiConverterTypeKeySigner.lower(`keySigner`),
+        FfiConverterOptionalTypeExternalJwtProvider.lower(`jwtProvider`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
      * A client that keeps its session in `storage` (the platform's secure store) and restores
      * it from there: the state starts as `Restoring` and settles in the background (await
      * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
@@ -3585,6 +3687,429 @@ public object FfiConverterTypeExternalJwtProvider: FfiConverter<ExternalJwtProvi
 
 
 /**
+ * P-256 keys by name, implemented by the app over the platform's key store (Secure Enclave,
+ * Android Keystore). Calls may block briefly (they run off the caller's thread). Keys must be
+ * usable without user interaction: the client signs during background refreshes.
+ */
+public interface KeySigner {
+    
+    /**
+     * The public key of the P-256 key named `name`, creating the key first if there is none:
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     */
+    fun `getOrCreateKey`(`name`: kotlin.String): kotlin.String
+    
+    /**
+     * ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
+     * Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
+     * (`ecdsaSignatureMessageX962SHA256`) and Android Keystore (`SHA256withECDSA`) produce.
+     */
+    fun `sign`(`name`: kotlin.String, `message`: kotlin.ByteArray): kotlin.ByteArray
+    
+    /**
+     * Deletes the key named `name`; deleting a missing key succeeds.
+     */
+    fun `deleteKey`(`name`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * P-256 keys by name, implemented by the app over the platform's key store (Secure Enclave,
+ * Android Keystore). Calls may block briefly (they run off the caller's thread). Keys must be
+ * usable without user interaction: the client signs during background refreshes.
+ */
+open class KeySignerImpl: Disposable, AutoCloseable, KeySigner
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_keysigner(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_keysigner(handle, status)
+        }
+    }
+
+    
+    /**
+     * The public key of the P-256 key named `name`, creating the key first if there is none:
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     */
+    @Throws(KeySignerException::class)override fun `getOrCreateKey`(`name`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeySignerException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
+     * Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
+     * (`ecdsaSignatureMessageX962SHA256`) and Android Keystore (`SHA256withECDSA`) produce.
+     */
+    @Throws(KeySignerException::class)override fun `sign`(`name`: kotlin.String, `message`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeySignerException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_keysigner_sign(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes the key named `name`; deleting a missing key succeeds.
+     */
+    @Throws(KeySignerException::class)override fun `deleteKey`(`name`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeySignerException) { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_keysigner_delete_key(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceKeySigner {
+    internal object `getOrCreateKey`: UniffiCallbackInterfaceKeySignerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeySigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`getOrCreateKey`(
+                    FfiConverterString.lift(`name`),
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeySignerException -> FfiConverterTypeKeySignerError.lower(e) }
+            )
+        }
+    }
+    internal object `sign`: UniffiCallbackInterfaceKeySignerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeySigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`sign`(
+                    FfiConverterString.lift(`name`),
+                    FfiConverterByteArray.lift(`message`),
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeySignerException -> FfiConverterTypeKeySignerError.lower(e) }
+            )
+        }
+    }
+    internal object `deleteKey`: UniffiCallbackInterfaceKeySignerMethod2 {
+        override fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeySigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`deleteKey`(
+                    FfiConverterString.lift(`name`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeySignerException -> FfiConverterTypeKeySignerError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeKeySigner.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeKeySigner.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceKeySigner.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `getOrCreateKey`,
+        `sign`,
+        `deleteKey`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeySigner: FfiConverter<KeySigner, Long> {
+    internal val handleMap = UniffiHandleMap<KeySigner>()
+
+    override fun lower(value: KeySigner): Long {
+        if (value is KeySignerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): KeySigner {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return KeySignerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): KeySigner {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: KeySigner) = 8UL
+
+    override fun write(value: KeySigner, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
  * handle does not remove it (foreign garbage collection would make that unpredictable).
  */
@@ -3861,7 +4386,7 @@ public interface Logger {
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`, `::events`), and the message.
+     * `::storage`, `::events`, `::binding`), and the message.
      */
     fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
     
@@ -3977,7 +4502,7 @@ open class LoggerImpl: Disposable, AutoCloseable, Logger
     
     /**
      * One line: its level, its target (`dynamic_byoa::http`, `::state`, `::session`,
-     * `::storage`, `::events`), and the message.
+     * `::storage`, `::events`, `::binding`), and the message.
      */override fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
         = 
     callWithHandle {
@@ -4922,6 +5447,12 @@ data class ClientConfig (
      * the keychain (which survives uninstall on iOS) is then deleted instead of restored.
      */
     val `freshInstall`: kotlin.Boolean = false 
+    , 
+    /**
+     * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
+     * `session_public_key`). Takes effect only on a client given a `KeySigner`.
+     */
+    val `bindSessionKey`: kotlin.Boolean = true 
     
 ){
     
@@ -4946,6 +5477,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterBoolean.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -4957,7 +5489,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterULong.allocationSize(value.`clockLeewaySeconds`) +
             FfiConverterBoolean.allocationSize(value.`autoRefresh`) +
             FfiConverterULong.allocationSize(value.`refreshMarginSeconds`) +
-            FfiConverterBoolean.allocationSize(value.`freshInstall`)
+            FfiConverterBoolean.allocationSize(value.`freshInstall`) +
+            FfiConverterBoolean.allocationSize(value.`bindSessionKey`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -4969,6 +5502,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterBoolean.write(value.`autoRefresh`, buf)
             FfiConverterULong.write(value.`refreshMarginSeconds`, buf)
             FfiConverterBoolean.write(value.`freshInstall`, buf)
+            FfiConverterBoolean.write(value.`bindSessionKey`, buf)
     }
 }
 
@@ -5679,6 +6213,38 @@ sealed class ByoaException: kotlin.Exception() {
             get() = "status=${ `status` }, serverDetail=${ `serverDetail` }"
     }
     
+    class DeviceSignatureRejected(
+        
+        val `reason`: DeviceSignatureReason, 
+        
+        val `serverDetail`: kotlin.String
+        ) : ByoaException() {
+        override val message
+            get() = "reason=${ `reason` }, serverDetail=${ `serverDetail` }"
+    }
+    
+    class DeviceNonceUnavailable(
+        
+        val `detail`: kotlin.String
+        ) : ByoaException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    class SessionKeyMismatch(
+        ) : ByoaException() {
+        override val message
+            get() = ""
+    }
+    
+    class KeyUnavailable(
+        
+        val `error`: KeySignerException
+        ) : ByoaException() {
+        override val message
+            get() = "error=${ `error` }"
+    }
+    
     class SignInSuperseded(
         ) : ByoaException() {
         override val message
@@ -5852,26 +6418,37 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            19 -> ByoaException.SignInSuperseded()
-            20 -> ByoaException.SignInCancelled()
-            21 -> ByoaException.NotSignedIn()
-            22 -> ByoaException.SessionChanged()
-            23 -> ByoaException.StorageUnavailable(
+            19 -> ByoaException.DeviceSignatureRejected(
+                FfiConverterTypeDeviceSignatureReason.read(buf),
+                FfiConverterString.read(buf),
+                )
+            20 -> ByoaException.DeviceNonceUnavailable(
+                FfiConverterString.read(buf),
+                )
+            21 -> ByoaException.SessionKeyMismatch()
+            22 -> ByoaException.KeyUnavailable(
+                FfiConverterTypeKeySignerError.read(buf),
+                )
+            23 -> ByoaException.SignInSuperseded()
+            24 -> ByoaException.SignInCancelled()
+            25 -> ByoaException.NotSignedIn()
+            26 -> ByoaException.SessionChanged()
+            27 -> ByoaException.StorageUnavailable(
                 FfiConverterTypeStorageError.read(buf),
                 )
-            24 -> ByoaException.Network(
+            28 -> ByoaException.Network(
                 FfiConverterTypeNetworkErrorKind.read(buf),
                 FfiConverterString.read(buf),
                 )
-            25 -> ByoaException.InvalidResponse(
+            29 -> ByoaException.InvalidResponse(
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            26 -> ByoaException.InvalidConfiguration(
+            30 -> ByoaException.InvalidConfiguration(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            27 -> ByoaException.Internal(
+            31 -> ByoaException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5979,6 +6556,26 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 4UL
                 + FfiConverterUShort.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`serverDetail`)
+            )
+            is ByoaException.DeviceSignatureRejected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeDeviceSignatureReason.allocationSize(value.`reason`)
+                + FfiConverterString.allocationSize(value.`serverDetail`)
+            )
+            is ByoaException.DeviceNonceUnavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is ByoaException.SessionKeyMismatch -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ByoaException.KeyUnavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeKeySignerError.allocationSize(value.`error`)
             )
             is ByoaException.SignInSuperseded -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6129,47 +6726,67 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.write(value.`serverDetail`, buf)
                 Unit
             }
-            is ByoaException.SignInSuperseded -> {
+            is ByoaException.DeviceSignatureRejected -> {
                 buf.putInt(19)
+                FfiConverterTypeDeviceSignatureReason.write(value.`reason`, buf)
+                FfiConverterString.write(value.`serverDetail`, buf)
                 Unit
             }
-            is ByoaException.SignInCancelled -> {
+            is ByoaException.DeviceNonceUnavailable -> {
                 buf.putInt(20)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is ByoaException.NotSignedIn -> {
+            is ByoaException.SessionKeyMismatch -> {
                 buf.putInt(21)
                 Unit
             }
-            is ByoaException.SessionChanged -> {
+            is ByoaException.KeyUnavailable -> {
                 buf.putInt(22)
+                FfiConverterTypeKeySignerError.write(value.`error`, buf)
+                Unit
+            }
+            is ByoaException.SignInSuperseded -> {
+                buf.putInt(23)
+                Unit
+            }
+            is ByoaException.SignInCancelled -> {
+                buf.putInt(24)
+                Unit
+            }
+            is ByoaException.NotSignedIn -> {
+                buf.putInt(25)
+                Unit
+            }
+            is ByoaException.SessionChanged -> {
+                buf.putInt(26)
                 Unit
             }
             is ByoaException.StorageUnavailable -> {
-                buf.putInt(23)
+                buf.putInt(27)
                 FfiConverterTypeStorageError.write(value.`error`, buf)
                 Unit
             }
             is ByoaException.Network -> {
-                buf.putInt(24)
+                buf.putInt(28)
                 FfiConverterTypeNetworkErrorKind.write(value.`kind`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidResponse -> {
-                buf.putInt(25)
+                buf.putInt(29)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.InvalidConfiguration -> {
-                buf.putInt(26)
+                buf.putInt(30)
                 FfiConverterString.write(value.`field`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is ByoaException.Internal -> {
-                buf.putInt(27)
+                buf.putInt(31)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -6337,6 +6954,189 @@ public object FfiConverterTypeCredentialFormat : FfiConverterRustBuffer<Credenti
 }
 
 
+
+
+
+/**
+ * Why Dynamic refused a device signature (`device_signature_rejected`).
+ */
+
+enum class DeviceSignatureReason {
+    
+    /**
+     * The request carried no (or incomplete) device headers and the environment requires them.
+     */
+    MISSING_HEADERS,
+    /**
+     * The nonce was not issued by Dynamic for this environment.
+     */
+    UNKNOWN_NONCE,
+    /**
+     * The nonce was already used (a replayed request).
+     */
+    REUSED_NONCE,
+    /**
+     * The nonce expired before it was used.
+     */
+    EXPIRED_NONCE,
+    /**
+     * The device public key is not a compressed P-256 key.
+     */
+    INVALID_PUBLIC_KEY,
+    /**
+     * The signature does not verify under the device public key.
+     */
+    INVALID_SIGNATURE,
+    /**
+     * The signature is valid but by another device than the one that signed the session in.
+     */
+    KEY_MISMATCH,
+    /**
+     * The server's text named nothing recognisable; `server_detail` has it.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceSignatureReason: FfiConverterRustBuffer<DeviceSignatureReason> {
+    override fun read(buf: ByteBuffer) = try {
+        DeviceSignatureReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DeviceSignatureReason) = 4UL
+
+    override fun write(value: DeviceSignatureReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Why a key operation failed.
+ */
+sealed class KeySignerException: kotlin.Exception() {
+    
+    /**
+     * The key store cannot be used right now (device locked, keystore busy): retried later.
+     */
+    class Unavailable(
+        
+        val `detail`: kotlin.String
+        ) : KeySignerException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * There is no key by that name (for `sign`).
+     */
+    class NotFound(
+        
+        val `detail`: kotlin.String
+        ) : KeySignerException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Failed for another reason (hardware error, invalidated key, corrupted entry).
+     */
+    class Failed(
+        
+        val `detail`: kotlin.String
+        ) : KeySignerException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<KeySignerException> {
+        override fun lift(error_buf: RustBuffer.ByValue): KeySignerException = FfiConverterTypeKeySignerError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeySignerError : FfiConverterRustBuffer<KeySignerException> {
+    override fun read(buf: ByteBuffer): KeySignerException {
+        
+
+        return when(buf.getInt()) {
+            1 -> KeySignerException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            2 -> KeySignerException.NotFound(
+                FfiConverterString.read(buf),
+                )
+            3 -> KeySignerException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: KeySignerException): ULong {
+        return when(value) {
+            is KeySignerException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is KeySignerException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is KeySignerException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: KeySignerException, buf: ByteBuffer) {
+        when(value) {
+            is KeySignerException.Unavailable -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is KeySignerException.NotFound -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is KeySignerException.Failed -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
@@ -7034,6 +7834,22 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
 
 
 
+
+        /**
+         * A software key signer that keeps its keys in `storage` (for example `file_storage(dir)`):
+         * for desktop tools, tests and platforms without a hardware key store. On phones, implement
+         * `KeySigner` over the Secure Enclave or Android Keystore instead.
+         */ fun `softwareKeySigner`(`storage`: SessionStorage): KeySigner {
+            return FfiConverterTypeKeySigner.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_software_key_signer(
+    
+        
+        FfiConverterTypeSessionStorage.lower(`storage`),_status)
+}
+    )
+    }
+    
 
         /**
          * Sends the core's logs at `level` and above to `logger`, for every client in the process;
