@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dynamic_byoa::clock::ManualClock;
-use dynamic_byoa::{AccessTokenOptions, LogLevel, Logger, set_logger};
+use dynamic_byoa::{
+    AccessTokenOptions, DynamicClient, LogLevel, Logger, SessionStorage, SoftwareKeySigner,
+    set_logger,
+};
 use dynamic_byoa_emulator::Fault;
 use support::*;
 
@@ -38,6 +41,12 @@ impl Logger for CapturingLogger {
     }
 }
 
+/// The hex private key inside a software signer's stored key record.
+fn secret_key_of(record: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(record).unwrap();
+    value["secretKey"].as_str().unwrap().to_owned()
+}
+
 /// Every dot-separated piece of a token long enough to identify it (header, claims, signature).
 fn segments(token: &str) -> Vec<String> {
     token
@@ -57,7 +66,19 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = fx.config();
     config.auto_refresh = false;
-    let client = fx.client_with(config, keychain.clone(), clock.clone());
+    // Bound to device keys (the software signer, on a store of its own so that the broken
+    // keychain below fails only the session's write): key material is one more secret that must
+    // never be logged.
+    let key_store = Arc::new(dynamic_byoa::MemoryStorage::new());
+    let signer = Arc::new(SoftwareKeySigner::new(key_store.clone()));
+    let client = DynamicClient::with_clock_and_signer(
+        config,
+        keychain.clone(),
+        None,
+        clock.clone(),
+        Some(signer),
+    )
+    .unwrap();
     client.auth().restore().await;
 
     let mut secrets = Vec::new();
@@ -106,6 +127,13 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     keychain.set_broken(false);
     client.auth().sign_out().await;
     errors.push(step_up(&client, &assertion).await.unwrap_err());
+
+    // The software signer's private keys, as stored.
+    let device_key = key_store
+        .get(format!("dynamic_{ENV}_device_key"))
+        .unwrap()
+        .expect("the device key was stored");
+    secrets.push(secret_key_of(&device_key));
 
     // What was logged: each request with its method, path, status, duration and request id...
     let signin = format!("POST /api/v0/sdk/{ENV}/externalAuth/signin -> 200 in ");
