@@ -127,6 +127,9 @@ pub(crate) struct Binding {
     nonces: Arc<NoncePool>,
     /// The device key's public half, once known (the key itself stays in the signer).
     device_public_key: Mutex<Option<String>>,
+    /// Serialises the first use of the device key: two requests creating it at once would
+    /// each make a key, and the cache could keep the one the store no longer holds.
+    device_key_gate: tokio::sync::Mutex<()>,
 }
 
 impl Binding {
@@ -141,6 +144,7 @@ impl Binding {
             environment_id: environment_id.to_owned(),
             nonces: Arc::default(),
             device_public_key: Mutex::new(None),
+            device_key_gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -174,11 +178,19 @@ impl Binding {
         }))
     }
 
+    /// The name of a session key this client may delete: one it created, by its name's shape.
+    /// A key the app brought has no name; a stored record edited to name another key (the
+    /// device key, say) names nothing deletable.
+    fn deletable(&self, key: Option<&SessionKey>) -> Option<(Arc<dyn KeySigner>, String)> {
+        let prefix = format!("dynamic_{}_session_key_", self.environment_id);
+        let name = key?.name.clone().filter(|name| name.starts_with(&prefix))?;
+        Some((self.signer.clone()?, name))
+    }
+
     /// Deletes a session key the client created (never one the app brought). A failure is
     /// logged: the key is then an orphan in the store, bound to a session that has ended.
     pub async fn delete_session_key(&self, key: Option<&SessionKey>) {
-        let (Some(signer), Some(name)) = (self.signer.clone(), key.and_then(|k| k.name.clone()))
-        else {
+        let Some((signer, name)) = self.deletable(key) else {
             return;
         };
         if let Err(error) = blocking(move || signer.delete_key(name)).await {
@@ -193,8 +205,7 @@ impl Binding {
 
     /// `delete_session_key` without waiting for it.
     pub fn delete_session_key_in_background(&self, key: Option<&SessionKey>) {
-        let (Some(signer), Some(name)) = (self.signer.clone(), key.and_then(|k| k.name.clone()))
-        else {
+        let Some((signer, name)) = self.deletable(key) else {
             return;
         };
         crate::runtime::spawn(async move {
@@ -267,6 +278,10 @@ impl Binding {
         if let Some(known) = self.lock_device_key().clone() {
             return Ok(known);
         }
+        let _first_use = self.device_key_gate.lock().await;
+        if let Some(known) = self.lock_device_key().clone() {
+            return Ok(known);
+        }
         let name = self.device_key_name();
         let public_key = blocking(move || signer.get_or_create_key(name))
             .await
@@ -311,6 +326,18 @@ impl Binding {
         if reason.is_some_and(DeviceSignatureRejection::is_nonce_problem) {
             self.nonces.clear();
         }
+        if matches!(
+            reason,
+            Some(
+                DeviceSignatureRejection::InvalidSignature
+                    | DeviceSignatureRejection::InvalidPublicKey
+                    | DeviceSignatureRejection::KeyMismatch
+            )
+        ) {
+            // The cached public key may not be the signer's key any more (it was replaced
+            // behind the client's back): ask the signer again next time.
+            *self.lock_device_key() = None;
+        }
         match (&proof.unavailable, reason) {
             (Some(why), Some(DeviceSignatureRejection::MissingHeaders)) => {
                 Error::Public(ByoaError::DeviceNonceUnavailable { detail: scrub(why) })
@@ -318,6 +345,14 @@ impl Binding {
             _ => error,
         }
     }
+}
+
+/// True when Dynamic refused the request's nonce (unknown, reused, expired): a fresh nonce may
+/// succeed where this one failed.
+pub(crate) fn is_nonce_refusal(error: &Error) -> bool {
+    device_rejection(error)
+        .flatten()
+        .is_some_and(DeviceSignatureRejection::is_nonce_problem)
 }
 
 /// The refusal a device-signature error names, if the error is one (`Some(None)`: one whose

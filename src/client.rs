@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use dynamic_byoa_contract::{ExternalAuthAssertionResponse, VerifyResponse, paths};
 
-use crate::binding::{Binding, SessionKey, check_bound, session_key_header};
+use crate::binding::{Binding, SessionKey, check_bound, is_nonce_refusal, session_key_header};
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
 use crate::device_keys::KeySigner;
@@ -301,20 +301,18 @@ impl Core {
         renewing: Option<&Renewal>,
         session_key: Option<SessionKey>,
     ) -> Result<SignedInSession, Error> {
-        let proof = self
-            .binding
-            .device_proof(&self.transport, self.server_now())
-            .await;
-        let transport = self
-            .transport
-            .with_headers(proof.headers(body.session_public_key.as_deref()));
         // The keys are fetched while the exchange is in flight: one round trip on the critical
         // path. A failed prefetch is retried (and reported) by `verify`.
+        let bound_to = body.session_public_key.as_deref();
         let (reply, _) = tokio::join!(
-            transport.post_json::<_, VerifyResponse>(paths::EXTERNAL_AUTH_SIGNIN, &body, None),
+            self.send_proven(bound_to, |transport| async move {
+                transport
+                    .post_json::<_, VerifyResponse>(paths::EXTERNAL_AUTH_SIGNIN, body, None)
+                    .await
+            }),
             self.keys.prefetch(&self.transport)
         );
-        let reply = reply.map_err(|error| self.binding.explain(error, &proof))?;
+        let reply = reply?;
         let mut session = self
             .accept(reply, body.session_public_key.as_deref())
             .await?;
@@ -335,6 +333,31 @@ impl Core {
                 // Nobody will use this session: end it on the server too.
                 self.revoke_in_background(session, SignOutReason::Replaced);
                 Err(discarded)
+            }
+        }
+    }
+
+    /// Sends a sign-in or refresh with the device proof (and the session key `bound_to`). A
+    /// refusal of the nonce itself (unknown, reused, expired: a stale pool, a lost race) empties
+    /// the pool and is tried once more with a fresh nonce; other errors are explained by
+    /// `Binding::explain`.
+    async fn send_proven<T, F, Fut>(&self, bound_to: Option<&str>, send: F) -> Result<T, Error>
+    where
+        F: Fn(Transport) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut retried = false;
+        loop {
+            let proof = self
+                .binding
+                .device_proof(&self.transport, self.server_now())
+                .await;
+            match send(self.transport.with_headers(proof.headers(bound_to))).await {
+                Err(error) if !retried && is_nonce_refusal(&error) => {
+                    let _ = self.binding.explain(error, &proof);
+                    retried = true;
+                }
+                result => return result.map_err(|error| self.binding.explain(error, &proof)),
             }
         }
     }
@@ -383,16 +406,14 @@ impl Core {
         let ticket = self.lifecycle.begin_refresh()?;
         let session_key = ticket.session.session_key.clone();
         let bound_to = session_key.as_ref().map(|k| k.public_key.as_str());
-        let proof = self
-            .binding
-            .device_proof(&self.transport, self.server_now())
-            .await;
+        let bearer = ticket.session.bearer();
         let reply = self
-            .transport
-            .with_headers(proof.headers(bound_to))
-            .post_bearer::<VerifyResponse>(paths::REFRESH, ticket.session.bearer())
-            .await
-            .map_err(|error| self.binding.explain(error, &proof));
+            .send_proven(bound_to, |transport| async move {
+                transport
+                    .post_bearer::<VerifyResponse>(paths::REFRESH, bearer)
+                    .await
+            })
+            .await;
         match reply {
             Ok(reply) => {
                 // Dynamic keeps the session key through a refresh: the new token must carry it.
@@ -914,9 +935,12 @@ impl Core {
             self.lifecycle.keep_restored(session);
             return;
         }
+        let key = session.session_key.clone();
         if self.reexchange(&Renewal::Restore(session)).await.is_none() {
             self.lifecycle.give_up_expired_restore();
         }
+        // Renewed or given up, the expired session is over: its key goes with it.
+        self.binding.delete_session_key(key.as_ref()).await;
     }
 
     /// Reads and decodes the record. Called with the storage gate held.
@@ -940,7 +964,14 @@ impl Core {
             .swap(false, std::sync::atomic::Ordering::SeqCst)
         {
             return match self.call_storage(|storage, key| storage.delete(key)).await {
-                Ok(()) => Found::DiscardedForFreshInstall,
+                Ok(()) => {
+                    // A key a previous install left (on platforms where keys survive it).
+                    let key = StoredSession::decode(&text)
+                        .ok()
+                        .and_then(|r| r.session_key);
+                    self.binding.delete_session_key(key.as_ref()).await;
+                    Found::DiscardedForFreshInstall
+                }
                 Err(error) => {
                     self.fresh_install_pending
                         .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -27,7 +27,8 @@ use crate::storage::{SessionStorage, StorageError};
 #[uniffi::export(with_foreign)]
 pub trait KeySigner: Send + Sync {
     /// The public key of the P-256 key named `name`, creating the key first if there is none:
-    /// the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+    /// the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
+    /// per name: two concurrent calls for a new name return the same key.
     fn get_or_create_key(&self, name: String) -> Result<String, KeySignerError>;
     /// ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
     /// Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
@@ -168,11 +169,16 @@ struct StoredKey {
 /// anything that can read the storage (malware, a backup of it, a rooted device).
 pub struct SoftwareKeySigner {
     storage: Arc<dyn SessionStorage>,
+    /// Makes load-or-create atomic: two first calls must not each store a key of their own.
+    create: std::sync::Mutex<()>,
 }
 
 impl SoftwareKeySigner {
     pub fn new(storage: Arc<dyn SessionStorage>) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            create: std::sync::Mutex::new(()),
+        }
     }
 
     fn load(&self, name: &str) -> Result<Option<SigningKey>, KeySignerError> {
@@ -180,6 +186,10 @@ impl SoftwareKeySigner {
             return Ok(None);
         };
         let record: StoredKey = serde_json::from_str(&text).map_err(|_| corrupt(name))?;
+        if record.version != KEY_RECORD_VERSION || record.curve != "P-256" {
+            drop(Zeroizing::new(record.secret_key));
+            return Err(corrupt(name));
+        }
         let record = Zeroizing::new(record.secret_key);
         let bytes = Zeroizing::new(decode_hex(&record).ok_or_else(|| corrupt(name))?);
         SigningKey::from_slice(&bytes[..])
@@ -222,14 +232,16 @@ fn public_hex(key: &SigningKey) -> String {
 
 impl KeySigner for SoftwareKeySigner {
     fn get_or_create_key(&self, name: String) -> Result<String, KeySignerError> {
+        let _creating = self.create.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(key) = self.load(&name)? {
             return Ok(public_hex(&key));
         }
         let key = Self::generate()?;
+        let secret = Zeroizing::new(key.to_bytes());
         let record = StoredKey {
             version: KEY_RECORD_VERSION,
             curve: "P-256".into(),
-            secret_key: encode_hex(&key.to_bytes()),
+            secret_key: encode_hex(&secret),
         };
         let text =
             Zeroizing::new(serde_json::to_string(&record).expect("a key record always serialises"));
@@ -263,6 +275,37 @@ pub fn software_key_signer(storage: Arc<dyn SessionStorage>) -> Arc<dyn KeySigne
 mod tests {
     use super::*;
     use crate::storage::MemoryStorage;
+
+    #[test]
+    fn concurrent_first_calls_for_a_name_get_one_key() {
+        let signer = Arc::new(SoftwareKeySigner::new(Arc::new(MemoryStorage::new())));
+        let keys: Vec<String> = (0..8)
+            .map(|_| {
+                let signer = signer.clone();
+                std::thread::spawn(move || signer.get_or_create_key("k".into()).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+        assert_eq!(signer.get_or_create_key("k".into()).unwrap(), keys[0]);
+    }
+
+    #[test]
+    fn a_key_record_of_another_version_or_curve_is_refused_not_misread() {
+        let storage = Arc::new(MemoryStorage::new());
+        let signer = SoftwareKeySigner::new(storage.clone());
+        let secret = "11".repeat(32);
+        for (version, curve) in [(2, "P-256"), (1, "P-384")] {
+            let record =
+                format!(r#"{{"version":{version},"curve":"{curve}","secretKey":"{secret}"}}"#);
+            storage.set("k".into(), record).unwrap();
+            let error = signer.sign("k".into(), b"n".to_vec()).unwrap_err();
+            assert!(matches!(error, KeySignerError::Failed { .. }), "{error:?}");
+            assert!(!error.to_string().contains(&secret));
+        }
+    }
     use p256::ecdsa::VerifyingKey;
     use p256::ecdsa::signature::Verifier;
 

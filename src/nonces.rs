@@ -34,10 +34,13 @@ impl NoncePool {
     /// One unused, unexpired nonce: from the pool, else fetched now. `server_now` is the
     /// server's time (unix seconds) as the client knows it.
     pub async fn take(&self, transport: &Transport, server_now: i64) -> Result<String, Error> {
-        if let Some(nonce) = self.pop(server_now) {
-            return Ok(nonce);
+        // Twice at most: a burst of concurrent takers can empty a fill before this one pops.
+        for _ in 0..2 {
+            if let Some(nonce) = self.pop(server_now) {
+                return Ok(nonce);
+            }
+            self.fill(transport, server_now).await?;
         }
-        self.fill(transport, server_now).await?;
         self.pop(server_now).ok_or(Error::Incomplete {
             status: 200,
             detail: "the nonce response carried no nonce",
@@ -60,8 +63,13 @@ impl NoncePool {
                     .get_json::<NoncesResponse>(&route)
                     .await
                     .map_err(ByoaError::from)?;
-                // Counted from before the request: never later than the server's own issue time.
-                let expires_at = server_now + NONCE_POOL_LIFETIME_SECONDS;
+                // From the server's `Date` when it sent one (the device clock may be off, and the
+                // server's time may not be known yet), else from before the request: never later
+                // than the server's own issue time.
+                let issued = reply
+                    .server_date
+                    .map_or(server_now, crate::session::unix_seconds);
+                let expires_at = issued + NONCE_POOL_LIFETIME_SECONDS;
                 let mut pooled = self.lock();
                 pooled.extend(
                     reply

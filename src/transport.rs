@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use dynamic_byoa_contract::headers::{
     API_VERSION, REQUEST_ID_LEN, RETRY_AFTER, X_DYN_API_VERSION, X_DYN_LOGOUT_REASON,
-    X_DYN_REQUEST_ID, X_DYN_VERSION,
+    X_DYN_REQUEST_ID, X_DYN_VERSION, X_DYNAMIC_DEVICE_NONCE,
 };
 use dynamic_byoa_contract::{ApiErrorBody, paths};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, ORIGIN};
@@ -97,6 +97,16 @@ impl Transport {
         }
     }
 
+    /// False when the request carries a one-time device nonce: a server that answered (even
+    /// 502/503/504, possibly from behind a proxy) may have spent it, so only a request that
+    /// never reached it (a connection failure) is sent again.
+    fn may_resend_after_answer(&self) -> bool {
+        !self
+            .extra_headers
+            .iter()
+            .any(|(name, _)| *name == X_DYNAMIC_DEVICE_NONCE)
+    }
+
     /// POSTs `body` as JSON to `route` and decodes a JSON success body.
     pub async fn post_json<B, R>(
         &self,
@@ -178,7 +188,11 @@ impl Transport {
         let mut attempt = 0;
         loop {
             match self.attempt(call, &url, deadline).await {
-                Err(error) if attempt < MAX_RETRIES && is_retryable(&error) => {
+                Err(error)
+                    if attempt < MAX_RETRIES
+                        && is_retryable(&error)
+                        && (self.may_resend_after_answer() || is_connect(&error)) =>
+                {
                     let pause = backoff(attempt);
                     if Instant::now() + pause >= deadline {
                         return Err(error);
@@ -375,6 +389,10 @@ fn is_retryable(error: &Error) -> bool {
         ),
         _ => false,
     }
+}
+
+fn is_connect(error: &Error) -> bool {
+    matches!(error, Error::Transport(e) if e.is_connect())
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -44,7 +44,7 @@ impl DeviceHeaders {
             (None, None, None) => Ok(None),
             (Some(nonce), Some(public_key), Some(signed_nonce)) => Ok(Some(Self {
                 nonce,
-                public_key: public_key.to_ascii_lowercase(),
+                public_key,
                 signed_nonce,
             })),
             _ => Err(DeviceSignatureRejection::MissingHeaders),
@@ -69,13 +69,15 @@ pub(crate) fn check(
             Ok(None)
         };
     };
-    let key = decode_hex(&proof.public_key)
-        .filter(|bytes| bytes.len() == 33 && matches!(bytes[0], 2 | 3))
+    // The nonce is spent before anything else is checked: a bad key or signature costs the
+    // sender its nonce, so nothing can be tried against one nonce over and over.
+    nonces.redeem(&proof.nonce, now)?;
+    // Lowercase hex, compressed, on the curve: the format of §1.1, which §4.10 reuses.
+    let key = Some(proof.public_key.as_str())
+        .filter(|key| dynamic_byoa_contract::is_session_public_key(key))
+        .and_then(decode_hex)
         .and_then(|bytes| VerifyingKey::from_sec1_bytes(&bytes).ok())
         .ok_or(DeviceSignatureRejection::InvalidPublicKey)?;
-    // The nonce is spent before the signature is checked: a bad signature costs the sender its
-    // nonce, so signatures cannot be tried against one nonce over and over.
-    nonces.redeem(&proof.nonce, now)?;
     verify(&key, &proof.nonce, &proof.signed_nonce)?;
     if bound.is_some_and(|bound| bound != proof.public_key) {
         return Err(DeviceSignatureRejection::KeyMismatch);
