@@ -1847,7 +1847,8 @@ public protocol KeySigner: AnyObject, Sendable {
     
     /**
      * The public key of the P-256 key named `name`, creating the key first if there is none:
-     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
+     * per name: two concurrent calls for a new name return the same key.
      */
     func getOrCreateKey(name: String) throws  -> String
     
@@ -1924,7 +1925,8 @@ open class KeySignerImpl: KeySigner, @unchecked Sendable {
     
     /**
      * The public key of the P-256 key named `name`, creating the key first if there is none:
-     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
+     * per name: two concurrent calls for a new name return the same key.
      */
 open func getOrCreateKey(name: String)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeySignerError_lift) {

@@ -3695,7 +3695,8 @@ public interface KeySigner {
     
     /**
      * The public key of the P-256 key named `name`, creating the key first if there is none:
-     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
+     * per name: two concurrent calls for a new name return the same key.
      */
     fun `getOrCreateKey`(`name`: kotlin.String): kotlin.String
     
@@ -3823,7 +3824,8 @@ open class KeySignerImpl: Disposable, AutoCloseable, KeySigner
     
     /**
      * The public key of the P-256 key named `name`, creating the key first if there is none:
-     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters).
+     * the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
+     * per name: two concurrent calls for a new name return the same key.
      */
     @Throws(KeySignerException::class)override fun `getOrCreateKey`(`name`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
