@@ -519,6 +519,25 @@ async fn signing_out_deletes_the_session_key_and_the_next_sign_in_gets_a_new_one
 }
 
 #[tokio::test]
+async fn a_request_carrying_a_nonce_is_not_resent_after_a_gateway_error() {
+    let fx = Fixture::start_with(requiring).await;
+    let client = bound_client(&fx, RecordingSigner::new());
+    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    fx.emulator
+        .inject_faults("refresh", vec![Fault::status(503)]);
+
+    let error = client.auth().refresh().await.unwrap_err();
+
+    assert_eq!(error.code(), "server_error", "{error}");
+    assert_eq!(
+        fx.requests("refresh"),
+        1,
+        "the server may have spent the nonce: not resent"
+    );
+    assert!(client.auth().session().is_some(), "the session is kept");
+}
+
+#[tokio::test]
 async fn a_session_found_expired_at_restart_takes_its_key_with_it() {
     let fx = Fixture::start_with(requiring).await;
     let signer = RecordingSigner::new();

@@ -84,12 +84,15 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     let mut secrets = Vec::new();
     let mut errors = Vec::new();
 
-    // Sign in, step up, refresh (the first attempt answered 503 and retried), force a refresh.
+    // Sign in, step up (the first attempt answered 503 and retried: a step-up carries no
+    // one-time nonce, so it may be resent), refresh, force a refresh.
     let jwt = fx.jwt_for("quinn");
     secrets.push(jwt.clone());
     sign_in(&client, &jwt, "quinn").await.unwrap();
     let assertion = fx.assertion_for("quinn", "wallet:export", "q-1", false);
     secrets.push(assertion.clone());
+    fx.emulator
+        .inject_faults("externalAuth/verify", vec![Fault::status(503)]);
     step_up(&client, &assertion).await.unwrap();
     secrets.push(
         client
@@ -100,8 +103,6 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     let tokens = client.auth().tokens().unwrap();
     secrets.push(tokens.bearer_token());
     secrets.extend(tokens.id_token());
-    fx.emulator
-        .inject_faults("refresh", vec![Fault::status(503)]);
     client.auth().refresh().await.unwrap();
     secrets.push(client.auth().tokens().unwrap().bearer_token());
     let forced = client
