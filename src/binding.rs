@@ -190,34 +190,16 @@ impl Binding {
     /// Deletes a session key the client created (never one the app brought). A failure is
     /// logged: the key is then an orphan in the store, bound to a session that has ended.
     pub async fn delete_session_key(&self, key: Option<&SessionKey>) {
-        let Some((signer, name)) = self.deletable(key) else {
-            return;
-        };
-        if let Err(error) = blocking(move || signer.delete_key(name)).await {
-            log_at!(
-                LogLevel::Warn,
-                target::BINDING,
-                "deleting an ended session's key failed: {}",
-                error.scrubbed()
-            );
+        if let Some((signer, name)) = self.deletable(key) {
+            delete_key(signer, name).await;
         }
     }
 
     /// `delete_session_key` without waiting for it.
     pub fn delete_session_key_in_background(&self, key: Option<&SessionKey>) {
-        let Some((signer, name)) = self.deletable(key) else {
-            return;
-        };
-        crate::runtime::spawn(async move {
-            if let Err(error) = blocking(move || signer.delete_key(name)).await {
-                log_at!(
-                    LogLevel::Warn,
-                    target::BINDING,
-                    "deleting an ended session's key failed: {}",
-                    error.scrubbed()
-                );
-            }
-        });
+        if let Some((signer, name)) = self.deletable(key) {
+            crate::runtime::spawn(delete_key(signer, name));
+        }
     }
 
     /// The device headers for one sign-in or refresh, at `server_now` (unix seconds, server
@@ -344,6 +326,19 @@ impl Binding {
             }
             _ => error,
         }
+    }
+}
+
+/// Deletes a session key off the async worker; a failure is logged (the key is then an orphan,
+/// bound to a session that has ended).
+async fn delete_key(signer: Arc<dyn KeySigner>, name: String) {
+    if let Err(error) = blocking(move || signer.delete_key(name)).await {
+        log_at!(
+            LogLevel::Warn,
+            target::BINDING,
+            "deleting an ended session's key failed: {}",
+            error.scrubbed()
+        );
     }
 }
 

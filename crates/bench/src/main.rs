@@ -414,7 +414,7 @@ fn step_up_rows(context: &Context) -> Vec<Row> {
             alternative: "—".to_owned(),
             ratio: "—".to_owned(),
             notes: format!(
-                "assertion preflight + POST externalAuth/verify (the emulator verifies the ES256 assertion) + RS256 check of the elevated token; p10–p90 {}–{}, p99 {}",
+                "assertion preflight + POST externalAuth/verify (the emulator verifies the ES256 assertion) + reading the elevated token's claims; p10–p90 {}–{}, p99 {}",
                 stats::ms(step_up.p10),
                 stats::ms(step_up.p90),
                 stats::ms(step_up.p99)

@@ -3,7 +3,7 @@
 //! One real sign-in against the emulator; then `auth().access_token()` is timed while the bearer
 //! is fresh (no request: the cost of asking), and `verify_with_external_jwt` is timed over
 //! loopback with a new assertion each time (minted before the clock starts): preflight, the
-//! request, the elevated token's signature check and keeping it.
+//! request, reading the elevated token's claims and keeping it.
 
 use std::time::{Duration, Instant};
 

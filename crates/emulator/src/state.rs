@@ -405,19 +405,4 @@ mod tests {
         assert_eq!(state.next_fault("refresh").unwrap().status, 502);
         assert!(state.next_fault("refresh").is_none());
     }
-
-    #[test]
-    fn nonces_are_distinct_hex() {
-        let mut env = EnvState::default();
-        let nonces = env.issue_nonces(5, i64::MAX);
-        assert_eq!(nonces.len(), 5);
-        assert_eq!(
-            nonces
-                .iter()
-                .collect::<std::collections::HashSet<_>>()
-                .len(),
-            5
-        );
-        assert!(nonces.iter().all(|n| n.len() == 32));
-    }
 }
