@@ -122,6 +122,14 @@ fn bound_client(fx: &Fixture, signer: Arc<dyn KeySigner>) -> Arc<DynamicClient> 
         .expect("valid config")
 }
 
+/// A bound client (recording signer, memory storage) signed in as "ada".
+async fn signed_in_bound(fx: &Fixture) -> (Arc<DynamicClient>, Arc<RecordingSigner>) {
+    let signer = RecordingSigner::new();
+    let client = bound_client(fx, signer.clone());
+    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    (client, signer)
+}
+
 /// The claims of the current session's access token.
 fn token_claims(client: &DynamicClient) -> Value {
     let bearer = client.auth().tokens().expect("signed in").bearer_token();
@@ -156,9 +164,7 @@ fn rejection(error: &ByoaError) -> DeviceSignatureReason {
 #[tokio::test]
 async fn a_bound_sign_in_carries_a_session_key_the_token_echoes_and_a_device_signature() {
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, signer) = signed_in_bound(&fx).await;
 
     let created = signer.session_keys_created();
     assert_eq!(created.len(), 1, "one new session key per sign-in");
@@ -176,9 +182,7 @@ async fn a_bound_sign_in_carries_a_session_key_the_token_echoes_and_a_device_sig
 #[tokio::test]
 async fn a_bound_session_refreshes_with_a_fresh_nonce_and_keeps_its_session_key() {
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, signer) = signed_in_bound(&fx).await;
     let bound = session_public_key(&client);
     let (first_nonce, _) = signer.last_signed();
 
@@ -348,8 +352,7 @@ async fn a_refresh_from_another_device_is_refused_and_the_session_is_kept() {
 #[tokio::test]
 async fn a_reused_nonce_is_refused_and_the_request_is_signed_again_with_a_fresh_one() {
     let fx = Fixture::start_with(requiring).await;
-    let client = bound_client(&fx, RecordingSigner::new());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, _signer) = signed_in_bound(&fx).await;
     // Every nonce the client holds has been presented before (a replayed capture, as the
     // server sees it).
     fx.emulator.spend_nonces(ENV);
@@ -364,8 +367,7 @@ async fn a_reused_nonce_is_refused_and_the_request_is_signed_again_with_a_fresh_
 #[tokio::test]
 async fn a_nonce_refused_again_after_the_fresh_attempt_is_a_typed_error_that_keeps_the_session() {
     let fx = Fixture::start_with(requiring).await;
-    let client = bound_client(&fx, RecordingSigner::new());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, _signer) = signed_in_bound(&fx).await;
     let reused = dynamic_byoa_contract::ApiErrorBody::coded(
         dynamic_byoa_contract::DeviceSignatureRejection::ReusedNonce.message(),
         dynamic_byoa_contract::CODE_INVALID_DEVICE_SIGNATURE,
@@ -391,8 +393,7 @@ async fn an_expired_pooled_nonce_is_refused_and_the_request_is_signed_again_with
         env.nonce_ttl = Duration::from_secs(60);
     })
     .await;
-    let client = bound_client(&fx, RecordingSigner::new());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, _signer) = signed_in_bound(&fx).await;
     // The client's pooled nonces outlive the server's (shorter) nonce lifetime.
     fx.emulator.advance_time(Duration::from_secs(120));
     let nonce_fetches = fx.requests("nonces");
@@ -470,9 +471,7 @@ async fn when_no_nonce_can_be_had_and_signatures_are_required_the_error_says_so(
 #[tokio::test]
 async fn nonces_are_fetched_five_at_a_time_and_each_used_once() {
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, signer) = signed_in_bound(&fx).await;
     for _ in 0..3 {
         client.auth().refresh().await.unwrap();
     }
@@ -498,9 +497,7 @@ async fn nonces_are_fetched_five_at_a_time_and_each_used_once() {
 #[tokio::test]
 async fn signing_out_deletes_the_session_key_and_the_next_sign_in_gets_a_new_one() {
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, signer) = signed_in_bound(&fx).await;
     let first_key = session_public_key(&client);
     let first_name = signer.session_keys_created()[0].clone();
     let device = device_key_of_session(&fx, &client);
@@ -521,8 +518,7 @@ async fn signing_out_deletes_the_session_key_and_the_next_sign_in_gets_a_new_one
 #[tokio::test]
 async fn a_request_carrying_a_nonce_is_not_resent_after_a_gateway_error() {
     let fx = Fixture::start_with(requiring).await;
-    let client = bound_client(&fx, RecordingSigner::new());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, _signer) = signed_in_bound(&fx).await;
     fx.emulator
         .inject_faults("refresh", vec![Fault::status(503)]);
 
@@ -578,9 +574,7 @@ async fn a_session_found_expired_at_restart_takes_its_key_with_it() {
 #[tokio::test]
 async fn a_failed_sign_in_keeps_the_current_session_and_its_key() {
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (client, signer) = signed_in_bound(&fx).await;
     let kept_key = session_public_key(&client);
     let kept_name = signer.session_keys_created()[0].clone();
 
@@ -683,9 +677,7 @@ async fn device_signatures_verify_with_an_independent_implementation() {
         return;
     }
     let fx = Fixture::start_with(requiring).await;
-    let signer = RecordingSigner::new();
-    let client = bound_client(&fx, signer.clone());
-    sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
+    let (_client, signer) = signed_in_bound(&fx).await;
     let (nonce, signature) = signer.last_signed();
     let device_key = signer.get_or_create_key(DEVICE_KEY.into()).unwrap();
     assert_eq!(signature.len(), 64);
