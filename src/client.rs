@@ -13,10 +13,11 @@ use dynamic_byoa_contract::{ExternalAuthAssertionResponse, VerifyResponse, paths
 use crate::binding::{Binding, SessionKey, check_bound, is_nonce_refusal, session_key_header};
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
-use crate::device_keys::KeySigner;
 use crate::error::{ByoaError, Error};
 use crate::events::{AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason};
 use crate::exchange::{self, SignInWithExternalJwtParams};
+use crate::ffi::ClientDependencies;
+use crate::http;
 use crate::jwks::SessionKeys;
 use crate::lifecycle::{
     AfterRestore, Found, Lifecycle, RefreshTicket, Renewal, RestorePlan, SignInTicket,
@@ -26,8 +27,8 @@ use crate::provider::ExternalJwtProvider;
 use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
 use crate::single_flight::SingleFlight;
 use crate::step_up::{self, ElevatedAccess, ElevatedTokens, VerifyWithExternalJwtParams};
-use crate::storage::{SessionStorage, StorageError, StoredSession, session_key};
-use crate::transport::{Reply, Transport};
+use crate::storage::{MemoryStorage, SessionStorage, StorageError, StoredSession, session_key};
+use crate::transport::{CONNECT_TIMEOUT, Reply, Transport};
 
 /// Longest a sign-out waits for the server to acknowledge the revocation.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,12 +81,28 @@ struct RetryState {
 impl Core {
     pub fn new(
         config: ClientConfig,
-        storage: Arc<dyn SessionStorage>,
-        provider: Option<Arc<dyn ExternalJwtProvider>>,
+        dependencies: ClientDependencies,
         clock: Arc<dyn Clock>,
-        key_signer: Option<Arc<dyn KeySigner>>,
     ) -> Result<Arc<Self>, Error> {
         let settings = Arc::new(Settings::try_from(config)?);
+        let ClientDependencies {
+            storage,
+            key_signer,
+            jwt_provider,
+            http_transport,
+        } = dependencies;
+        let http = match http_transport {
+            Some(http) => http,
+            None => http::builtin(CONNECT_TIMEOUT.min(settings.timeout))?.ok_or(Error::Config {
+                field: "http_transport",
+                detail: "this build of the library has no HTTP stack of its own (built without \
+                         the reqwest-transport feature): pass the platform's HttpTransport"
+                    .into(),
+            })?,
+        };
+        // Nothing can be stored in a memory store nobody else holds: no restore to wait for.
+        let nothing_stored = storage.is_none();
+        let storage = storage.unwrap_or_else(|| Arc::new(MemoryStorage::new()));
         let binding = Binding::new(
             key_signer,
             settings.bind_session_key,
@@ -93,16 +110,16 @@ impl Core {
         );
         let core = Arc::new(Self {
             binding,
-            transport: Transport::new(settings.clone())?,
+            transport: Transport::new(settings.clone(), http),
             storage_key: session_key(&settings.environment_id),
             fresh_install_pending: settings.fresh_install.into(),
             settings,
             clock,
             storage,
             storage_gate: tokio::sync::Mutex::new(()),
-            lifecycle: Lifecycle::new(),
+            lifecycle: Lifecycle::new(nothing_stored),
             keys: SessionKeys::default(),
-            provider: Mutex::new(provider),
+            provider: Mutex::new(jwt_provider),
             sign_ins: SingleFlight::default(),
             joined: Mutex::new(std::collections::HashMap::new()),
             refreshes: SingleFlight::default(),

@@ -1,56 +1,63 @@
 //! Client configuration: the record apps fill in, and its validated form.
+//!
+//! Every optional setting is `None` by default and the defaults are written once, here, as the
+//! `DEFAULT_*` constants `Settings` applies: a binding's default can never drift from the core's.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use dynamic_byoa_contract::paths::{DEFAULT_API_BASE_URL, is_environment_id};
-use reqwest::Url;
 
 use crate::error::Error;
-use crate::preflight::DEFAULT_LEEWAY_SECONDS;
 
 /// Default overall time for one API call, retries included.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 15_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: i64 = 15_000;
+/// Default tolerance for clock differences in the external JWT's time claims.
+pub const DEFAULT_CLOCK_LEEWAY_SECONDS: i64 = 60;
 /// Default time before expiry at which the session is refreshed.
-pub const DEFAULT_REFRESH_MARGIN_SECONDS: u64 = 300;
+pub const DEFAULT_REFRESH_MARGIN_SECONDS: i64 = 300;
 /// Longest overall time a call may be given.
-const MAX_REQUEST_TIMEOUT_MS: u64 = 120_000;
+const MAX_REQUEST_TIMEOUT_MS: i64 = 120_000;
 
-/// How to reach Dynamic. Only `environment_id` is required.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+/// How to reach Dynamic. Only `environment_id` is required; every other setting left unset
+/// (`None`) takes the default its documentation names.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
 pub struct ClientConfig {
     /// The environment id from Dynamic's dashboard: a lowercase UUID.
     pub environment_id: String,
-    /// API base including `/api/v0`; defaults to `https://app.dynamicauth.com/api/v0`.
+    /// API base including `/api/v0`; default `https://app.dynamicauth.com/api/v0`.
     /// `http://` is accepted only for loopback hosts (a local emulator).
-    #[uniffi(default = None)]
+    #[uniffi(default)]
     pub api_base_url: Option<String>,
     /// The app's origin (for example its universal link), sent as `Origin`. Dynamic puts it in
     /// the session token's `aud`. Only scheme, host and port are used.
-    #[uniffi(default = None)]
+    #[uniffi(default)]
     pub app_origin: Option<String>,
-    /// Overall time for one call, retries included, in milliseconds.
-    #[uniffi(default = 15000)]
-    pub request_timeout_ms: u64,
-    /// Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
-    #[uniffi(default = 60)]
-    pub clock_leeway_seconds: u64,
-    /// Refresh the session automatically before it expires.
-    #[uniffi(default = true)]
-    pub auto_refresh: bool,
-    /// How long before expiry (server time) the automatic refresh happens. Capped at half the
-    /// session's lifetime, so a short session is not refreshed in a loop.
-    #[uniffi(default = 300)]
-    pub refresh_margin_seconds: u64,
+    /// Overall time for one call, retries included, in milliseconds (1 to 120 000); default
+    /// 15 000.
+    #[uniffi(default)]
+    pub request_timeout_ms: Option<i64>,
+    /// Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending, in
+    /// seconds (0 to 3600); default 60.
+    #[uniffi(default)]
+    pub clock_leeway_seconds: Option<i64>,
+    /// Refresh the session automatically before it expires; default true.
+    #[uniffi(default)]
+    pub auto_refresh: Option<bool>,
+    /// How long before expiry (server time) the automatic refresh happens, in seconds (0 to a
+    /// week); default 300. Capped at half the session's lifetime, so a short session is not
+    /// refreshed in a loop.
+    #[uniffi(default)]
+    pub refresh_margin_seconds: Option<i64>,
     /// True on the first launch after the app was (re)installed; the platform layer finds out
     /// (a marker in app-private storage) and sets it. A session that a previous install left in
     /// the keychain (which survives uninstall on iOS) is then deleted instead of restored.
-    #[uniffi(default = false)]
+    #[uniffi(default)]
     pub fresh_install: bool,
     /// Bind each session to a new session key (`sessionPublicKey`, checked against the token's
-    /// `session_public_key`). Takes effect only on a client given a `KeySigner`.
-    #[uniffi(default = true)]
-    pub bind_session_key: bool,
+    /// `session_public_key`); default true. Takes effect only on a client given a `KeySigner`.
+    #[uniffi(default)]
+    pub bind_session_key: Option<bool>,
 }
 
 impl ClientConfig {
@@ -58,14 +65,7 @@ impl ClientConfig {
     pub fn new(environment_id: impl Into<String>) -> Self {
         Self {
             environment_id: environment_id.into(),
-            api_base_url: None,
-            app_origin: None,
-            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
-            clock_leeway_seconds: DEFAULT_LEEWAY_SECONDS,
-            auto_refresh: true,
-            refresh_margin_seconds: DEFAULT_REFRESH_MARGIN_SECONDS,
-            fresh_install: false,
-            bind_session_key: true,
+            ..Self::default()
         }
     }
 
@@ -75,7 +75,7 @@ impl ClientConfig {
     }
 }
 
-/// A configuration that passed validation.
+/// A configuration that passed validation, with the defaults applied.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub environment_id: String,
@@ -110,29 +110,64 @@ impl TryFrom<ClientConfig> for Settings {
             .as_deref()
             .map(validate_origin)
             .transpose()?;
-        if config.request_timeout_ms == 0 || config.request_timeout_ms > MAX_REQUEST_TIMEOUT_MS {
-            return Err(invalid(
-                "request_timeout_ms",
-                format!("must be between 1 and {MAX_REQUEST_TIMEOUT_MS}"),
-            ));
-        }
-        if config.clock_leeway_seconds > 3600 {
-            return Err(invalid("clock_leeway_seconds", "must be at most 3600"));
-        }
-        if config.refresh_margin_seconds > 7 * 24 * 3600 {
-            return Err(invalid("refresh_margin_seconds", "must be at most a week"));
-        }
+        let timeout_ms = within(
+            "request_timeout_ms",
+            config.request_timeout_ms,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            1..=MAX_REQUEST_TIMEOUT_MS,
+        )?;
+        let leeway_seconds = within(
+            "clock_leeway_seconds",
+            config.clock_leeway_seconds,
+            DEFAULT_CLOCK_LEEWAY_SECONDS,
+            0..=3600,
+        )?;
+        let refresh_margin_seconds = within(
+            "refresh_margin_seconds",
+            config.refresh_margin_seconds,
+            DEFAULT_REFRESH_MARGIN_SECONDS,
+            0..=7 * 24 * 3600,
+        )?;
         Ok(Self {
             environment_id: config.environment_id,
             api_base_url,
             origin,
-            timeout: Duration::from_millis(config.request_timeout_ms),
-            leeway_seconds: config.clock_leeway_seconds,
-            auto_refresh: config.auto_refresh,
-            refresh_margin_seconds: config.refresh_margin_seconds as i64,
+            timeout: Duration::from_millis(timeout_ms as u64),
+            leeway_seconds: leeway_seconds as u64,
+            auto_refresh: config.auto_refresh.unwrap_or(true),
+            refresh_margin_seconds,
             fresh_install: config.fresh_install,
-            bind_session_key: config.bind_session_key,
+            bind_session_key: config.bind_session_key.unwrap_or(true),
         })
+    }
+}
+
+impl Settings {
+    /// True for a URL this client may send a request to: HTTPS, or plain HTTP to loopback.
+    pub fn allows_url(&self, url: &str) -> bool {
+        parse(url).is_ok_and(|parts| match parts.scheme.as_str() {
+            "https" => true,
+            "http" => parts.is_loopback(),
+            _ => false,
+        })
+    }
+}
+
+/// `value`, or `default` when unset, if it lies in `range`.
+fn within(
+    field: &'static str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, Error> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
     }
 }
 
@@ -143,53 +178,156 @@ fn invalid(field: &'static str, detail: impl Into<String>) -> Error {
     }
 }
 
-fn validate_base_url(base: &str) -> Result<String, Error> {
-    let url = Url::parse(base).map_err(|e| invalid("api_base_url", format!("not a URL: {e}")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(invalid(
-                "api_base_url",
-                "http:// is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://",
-            ));
-        }
-        other => {
-            return Err(invalid(
-                "api_base_url",
-                format!("unsupported scheme {other}"),
-            ));
+/// An absolute http(s) URL taken apart, with the host lowercased. Written here rather than
+/// taken from the `url` crate: the mobile build links no URL parser (IDNA tables alone are
+/// tens of KiB), and two schemes with ASCII hosts are all a base URL needs.
+struct UrlParts {
+    scheme: String,
+    host: Host,
+    port: Option<u16>,
+    /// From the first `/` (may be empty), query and fragment excluded.
+    path: String,
+    has_credentials: bool,
+    has_query_or_fragment: bool,
+}
+
+enum Host {
+    Domain(String),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+impl UrlParts {
+    fn is_loopback(&self) -> bool {
+        match &self.host {
+            Host::Domain(domain) => domain == "localhost",
+            Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
+            Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
         }
     }
-    let credentials = !url.username().is_empty() || url.password().is_some();
-    if url.query().is_some() || url.fragment().is_some() || credentials {
+
+    /// `scheme://host[:port]`, the port left out when it is the scheme's default.
+    fn origin(&self) -> String {
+        let host = match &self.host {
+            Host::Domain(domain) => domain.clone(),
+            Host::Ipv4(ip) => ip.to_string(),
+            Host::Ipv6(ip) => format!("[{ip}]"),
+        };
+        let default_port = if self.scheme == "https" { 443 } else { 80 };
+        match self.port {
+            Some(port) if port != default_port => format!("{}://{host}:{port}", self.scheme),
+            _ => format!("{}://{host}", self.scheme),
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<UrlParts, String> {
+    if text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err("contains spaces or control characters".into());
+    }
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or("not an absolute URL (scheme://host/...)")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(format!("unsupported scheme {scheme}"));
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let has_credentials = authority.contains('@');
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = split_port(authority)?;
+    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    Ok(UrlParts {
+        scheme,
+        host: parse_host(host)?,
+        port,
+        path: tail[..path_end].to_owned(),
+        has_credentials,
+        has_query_or_fragment: path_end < tail.len(),
+    })
+}
+
+/// `host[:port]` or `[v6][:port]`.
+fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (v6, after) = bracketed.split_once(']').ok_or("unclosed [ in the host")?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or("junk after the IPv6 host")?),
+        };
+        (&authority[..v6.len() + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = port
+        .map(|p| p.parse::<u16>().map_err(|_| format!("invalid port `{p}`")))
+        .transpose()?;
+    Ok((host, port))
+}
+
+fn parse_host(host: &str) -> Result<Host, String> {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse()
+            .map(Host::Ipv6)
+            .map_err(|_| format!("invalid IPv6 host `{v6}`"));
+    }
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if !host.is_ascii() {
+        return Err(
+            "the host is not ASCII: write an internationalised name in its xn-- form".into(),
+        );
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(Host::Ipv4(ip));
+    }
+    let valid = host.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !valid {
+        return Err(format!("invalid host `{host}`"));
+    }
+    Ok(Host::Domain(host.to_ascii_lowercase()))
+}
+
+fn validate_base_url(base: &str) -> Result<String, Error> {
+    let url = parse(base).map_err(|e| invalid("api_base_url", format!("not a URL: {e}")))?;
+    if url.scheme == "http" && !url.is_loopback() {
+        return Err(invalid(
+            "api_base_url",
+            "http:// is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://",
+        ));
+    }
+    if url.has_query_or_fragment || url.has_credentials {
         return Err(invalid(
             "api_base_url",
             "must not carry credentials, a query or a fragment",
         ));
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
+    Ok(format!(
+        "{}{}",
+        url.origin(),
+        url.path.trim_end_matches('/')
+    ))
 }
 
 fn validate_origin(origin: &str) -> Result<String, Error> {
-    let url = Url::parse(origin).map_err(|e| invalid("app_origin", format!("not a URL: {e}")))?;
-    let serialized = url.origin().ascii_serialization();
-    if serialized == "null" {
-        return Err(invalid(
+    let url = parse(origin).map_err(|e| {
+        invalid(
             "app_origin",
-            "must have a scheme and a host, e.g. https://app.example.com",
-        ));
-    }
-    Ok(serialized)
+            format!("must have a scheme and a host, e.g. https://app.example.com ({e})"),
+        )
+    })?;
+    Ok(url.origin())
 }
 
 #[cfg(test)]
@@ -209,7 +347,13 @@ mod tests {
     fn defaults_point_at_dynamic_production() {
         let s = settings(ClientConfig::new(ENV)).unwrap();
         assert_eq!(s.api_base_url, DEFAULT_API_BASE_URL);
-        assert_eq!(s.timeout, Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS));
+        assert_eq!(
+            s.timeout,
+            Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS as u64)
+        );
+        assert_eq!(s.leeway_seconds, DEFAULT_CLOCK_LEEWAY_SECONDS as u64);
+        assert_eq!(s.refresh_margin_seconds, DEFAULT_REFRESH_MARGIN_SECONDS);
+        assert!(s.auto_refresh && s.bind_session_key && !s.fresh_install);
         assert_eq!(s.origin, None);
     }
 
@@ -276,8 +420,51 @@ mod tests {
 
     #[test]
     fn timeouts_must_be_positive_and_bounded() {
+        for bad in [0, -1, 120_001] {
+            let mut config = ClientConfig::new(ENV);
+            config.request_timeout_ms = Some(bad);
+            assert_eq!(settings(config).unwrap_err(), "request_timeout_ms");
+        }
         let mut config = ClientConfig::new(ENV);
-        config.request_timeout_ms = 0;
-        assert_eq!(settings(config).unwrap_err(), "request_timeout_ms");
+        config.clock_leeway_seconds = Some(-1);
+        assert_eq!(settings(config).unwrap_err(), "clock_leeway_seconds");
+    }
+
+    #[test]
+    fn hosts_are_lowercased_and_default_ports_dropped() {
+        let s =
+            settings(ClientConfig::new(ENV).with_api_base_url("HTTPS://Example.COM:443/api/v0"))
+                .unwrap();
+        assert_eq!(s.api_base_url, "https://example.com/api/v0");
+        let s = settings(ClientConfig::new(ENV).with_api_base_url("https://example.com")).unwrap();
+        assert_eq!(s.api_base_url, "https://example.com");
+    }
+
+    #[test]
+    fn non_ascii_hosts_and_malformed_authorities_are_refused() {
+        for bad in [
+            "https://bücher.example/api/v0",
+            "https://exa mple.com/",
+            "https://[::1/api",
+            "https://example.com:99999/",
+            "https://example..com/",
+            "https:///api/v0",
+        ] {
+            assert_eq!(
+                settings(ClientConfig::new(ENV).with_api_base_url(bad)).unwrap_err(),
+                "api_base_url",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_urls_may_be_sent_to() {
+        let s = settings(ClientConfig::new(ENV)).unwrap();
+        assert!(s.allows_url("https://app.dynamicauth.com/api/v0/sdk/x/jwks"));
+        assert!(s.allows_url("http://127.0.0.1:9/api"));
+        assert!(s.allows_url("http://[::1]:9/api"));
+        assert!(!s.allows_url("http://example.com/api"));
+        assert!(!s.allows_url("ftp://127.0.0.1/"));
     }
 }

@@ -14,8 +14,10 @@ use dynamic_byoa_contract::{
 
 use crate::binding::DeviceSignatureReason;
 use crate::device_keys::KeySignerError;
+use crate::http::HttpError;
 use crate::preflight::PreflightError;
 use crate::redact::scrub;
+use crate::session::rfc3339;
 use crate::storage::StorageError;
 
 /// Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
@@ -31,7 +33,7 @@ pub enum ByoaError {
     #[error("the external JWT {segment} is not a JSON object")]
     JwtNotJson { segment: String },
     #[error("the external JWT is {size} bytes; the limit is {limit}")]
-    JwtTooLarge { size: u64, limit: u64 },
+    JwtTooLarge { size: i64, limit: i64 },
     #[error(
         "the external JWT algorithm `{alg}` is not an asymmetric algorithm Dynamic can verify (RS*, PS*, ES*, EdDSA)"
     )]
@@ -40,20 +42,26 @@ pub enum ByoaError {
     MissingClaim { claim: String },
     #[error("the external JWT claim `{claim}` must be {expected}")]
     InvalidClaim { claim: String, expected: String },
-    #[error("the external JWT expired at {expired_at} (now {now}, leeway {leeway_seconds} s)")]
+    #[error(
+        "the external JWT expired at {} (now {}, leeway {leeway_seconds} s)",
+        rfc3339(*expired_at_ms),
+        rfc3339(*now_ms)
+    )]
     JwtExpired {
-        expired_at: i64,
-        now: i64,
-        leeway_seconds: u64,
+        expired_at_ms: i64,
+        now_ms: i64,
+        leeway_seconds: i64,
     },
     #[error(
-        "the external JWT is not valid until {valid_from} (`{claim}`; now {now}, leeway {leeway_seconds} s)"
+        "the external JWT is not valid until {} (`{claim}`; now {}, leeway {leeway_seconds} s)",
+        rfc3339(*valid_from_ms),
+        rfc3339(*now_ms)
     )]
     JwtNotYetValid {
         claim: String,
-        valid_from: i64,
-        now: i64,
-        leeway_seconds: u64,
+        valid_from_ms: i64,
+        now_ms: i64,
+        leeway_seconds: i64,
     },
     #[error("the external JWT `sub` ({jwt_sub}) is not the externalUserId ({external_user_id})")]
     ExternalUserIdMismatch {
@@ -72,7 +80,7 @@ pub enum ByoaError {
         server_detail: String,
     },
     #[error("rate limited by Dynamic; retry after {retry_after_seconds:?} s")]
-    RateLimited { retry_after_seconds: Option<u64> },
+    RateLimited { retry_after_seconds: Option<i64> },
     #[error("the environment's sandbox user limit is reached: {server_detail}")]
     SandboxLimitReached { server_detail: String },
     #[error("unauthorized: {server_detail}")]
@@ -81,12 +89,12 @@ pub enum ByoaError {
     EnvironmentNotFound { environment_id: String },
     #[error("Dynamic refused the request (HTTP {status}, code {code:?}): {server_detail}")]
     RequestRejected {
-        status: u16,
+        status: i32,
         code: Option<String>,
         server_detail: String,
     },
     #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
-    ServerError { status: u16, server_detail: String },
+    ServerError { status: i32, server_detail: String },
 
     // --- Device binding (see `binding`). ---
     #[error("Dynamic refused the device signature ({reason}): {server_detail}")]
@@ -125,7 +133,7 @@ pub enum ByoaError {
         detail: String,
     },
     #[error("unexpected response (HTTP {status}): {detail}")]
-    InvalidResponse { status: u16, detail: String },
+    InvalidResponse { status: i32, detail: String },
     #[error("invalid configuration `{field}`: {detail}")]
     InvalidConfiguration { field: String, detail: String },
     #[error("internal error: {detail}")]
@@ -138,6 +146,75 @@ impl ByoaError {
     pub fn code(&self) -> String {
         self.code_str().to_owned()
     }
+
+    /// What the app should do about this error, for a `when`/`switch` that need not list every
+    /// variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+    pub fn category(&self) -> ErrorCategory {
+        use ErrorCategory as C;
+        match self {
+            Self::EmptyJwt
+            | Self::MalformedJwt { .. }
+            | Self::JwtNotJson { .. }
+            | Self::JwtTooLarge { .. }
+            | Self::UnsupportedAlgorithm { .. }
+            | Self::MissingClaim { .. }
+            | Self::InvalidClaim { .. }
+            | Self::JwtExpired { .. }
+            | Self::JwtNotYetValid { .. }
+            | Self::ExternalUserIdMismatch { .. }
+            | Self::InvalidSessionPublicKey => C::InvalidInput,
+            Self::ExternalAuthRejected { .. } | Self::DeviceSignatureRejected { .. } => C::Rejected,
+            Self::Unauthorized { .. } | Self::NotSignedIn => C::SignInAgain,
+            Self::RateLimited { .. }
+            | Self::ServerError { .. }
+            | Self::DeviceNonceUnavailable { .. }
+            | Self::KeyUnavailable { .. }
+            | Self::StorageUnavailable { .. } => C::RetryLater,
+            Self::Network { .. } => C::Network,
+            Self::SignInSuperseded | Self::SignInCancelled | Self::SessionChanged => C::Superseded,
+            Self::SandboxLimitReached { .. }
+            | Self::EnvironmentNotFound { .. }
+            | Self::RequestRejected { .. }
+            | Self::SessionKeyMismatch
+            | Self::InvalidResponse { .. }
+            | Self::InvalidConfiguration { .. } => C::Misconfiguration,
+            Self::Internal { .. } => C::Bug,
+        }
+    }
+
+    /// True when the same call, made again later, may succeed without anything else changing:
+    /// the `RetryLater` and `Network` categories.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.category(),
+            ErrorCategory::RetryLater | ErrorCategory::Network
+        )
+    }
+}
+
+/// What an app does about an error; see `ByoaError::category`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ErrorCategory {
+    /// The external JWT or a parameter is wrong; nothing was sent. Fix it (or get a fresh JWT
+    /// from the provider) and call again.
+    InvalidInput,
+    /// Dynamic checked the credentials and refused them; the reason says why (the JWT's
+    /// issuer, audience, signature, ... or the device signature). Not worth retrying as is.
+    Rejected,
+    /// There is no session Dynamic accepts: sign the user in again.
+    SignInAgain,
+    /// A temporary condition on Dynamic's side or the device's (rate limit, server error,
+    /// keychain locked): retry later; the session, if any, is kept.
+    RetryLater,
+    /// The request did not complete (offline, timeout, TLS): retry when the network is back.
+    Network,
+    /// Another call of the app's decided the outcome (a later sign-in, a sign-out): nothing to do.
+    Superseded,
+    /// The environment or the client is set up wrong (config, dashboard settings, base URL or
+    /// a proxy answering in Dynamic's place): a developer must fix it.
+    Misconfiguration,
+    /// A bug in this library: report it.
+    Bug,
 }
 
 impl ByoaError {
@@ -281,7 +358,7 @@ pub(crate) enum Error {
         environment_id: String,
     },
     #[error("transport: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(HttpError),
     #[error("overall request timeout elapsed")]
     Deadline,
     #[error("undecodable response (HTTP {status}): {source}")]
@@ -350,12 +427,12 @@ impl From<Error> for ByoaError {
                 detail: "the request timeout elapsed".into(),
             },
             Error::Decode { status, source } => Self::InvalidResponse {
-                status,
+                status: status.into(),
                 // serde quotes offending values; a token in the wrong field must not be shown.
                 detail: scrub(&format!("body does not match the contract: {source}")),
             },
             Error::Incomplete { status, detail } => Self::InvalidResponse {
-                status,
+                status: status.into(),
                 detail: detail.into(),
             },
             Error::Config { field, detail } => Self::InvalidConfiguration {
@@ -402,7 +479,7 @@ fn from_http(
             ByoaError::SandboxLimitReached { server_detail }
         }
         (429, _) => ByoaError::RateLimited {
-            retry_after_seconds,
+            retry_after_seconds: retry_after_seconds.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
         },
         (401, _) => ByoaError::Unauthorized { server_detail },
         // Only a 404 that names the environment means it: a wrong base URL (say, without
@@ -411,70 +488,29 @@ fn from_http(
             ByoaError::EnvironmentNotFound { environment_id }
         }
         (500..=599, _) => ByoaError::ServerError {
-            status,
+            status: status.into(),
             server_detail,
         },
         _ => ByoaError::RequestRejected {
-            status,
+            status: status.into(),
             code,
             server_detail,
         },
     }
 }
 
-fn from_transport(source: &reqwest::Error) -> ByoaError {
-    let kind = if source.is_timeout() {
-        NetworkErrorKind::Timeout
-    } else if is_tls(source) {
-        NetworkErrorKind::Tls
-    } else if source.is_connect() {
-        NetworkErrorKind::Connect
-    } else {
-        NetworkErrorKind::Other
+/// A request that got no response. A cancelled request is `other`: the kinds say what the
+/// network did, and the platform stopping a request is not a network condition of its own.
+fn from_transport(source: &HttpError) -> ByoaError {
+    let kind = match source {
+        HttpError::Connect { .. } => NetworkErrorKind::Connect,
+        HttpError::Timeout { .. } => NetworkErrorKind::Timeout,
+        HttpError::Tls { .. } => NetworkErrorKind::Tls,
+        HttpError::Cancelled { .. } | HttpError::Other { .. } => NetworkErrorKind::Other,
     };
-    // The innermost cause says what happened ("Connection refused", "received corrupt
-    // message"); the layers above it only repeat the URL and reqwest's wording.
     ByoaError::Network {
         kind,
-        detail: scrub(&root_cause(source)),
-    }
-}
-
-/// True when a TLS handshake or certificate check failed somewhere in the error's causes.
-pub(crate) fn is_tls(source: &reqwest::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
-    while let Some(err) = cause {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        // io::Error::source() skips the error it wraps, and hyper nests rustls's error inside
-        // two io::Errors: descend into the wrapped error instead.
-        cause = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner),
-            None => err.source(),
-        };
-    }
-    false
-}
-
-/// The text of the deepest error in the chain, looking inside io::Errors (see `is_tls`).
-fn root_cause(source: &reqwest::Error) -> String {
-    let mut deepest: &(dyn std::error::Error + 'static) = source;
-    loop {
-        let next = match deepest
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => deepest.source(),
-        };
-        match next {
-            Some(next) => deepest = next,
-            None => return deepest.to_string(),
-        }
+        detail: source.scrubbed_detail(),
     }
 }
 
@@ -498,6 +534,139 @@ mod tests {
             environment_id: "env".into(),
         }
         .into()
+    }
+
+    /// One error of every variant, so a new variant fails the category contract until listed.
+    fn one_of_each() -> Vec<ByoaError> {
+        let text = || String::from("x");
+        vec![
+            ByoaError::EmptyJwt,
+            ByoaError::MalformedJwt { detail: text() },
+            ByoaError::JwtNotJson { segment: text() },
+            ByoaError::JwtTooLarge { size: 1, limit: 1 },
+            ByoaError::UnsupportedAlgorithm { alg: text() },
+            ByoaError::MissingClaim { claim: text() },
+            ByoaError::InvalidClaim {
+                claim: text(),
+                expected: text(),
+            },
+            ByoaError::JwtExpired {
+                expired_at_ms: 0,
+                now_ms: 0,
+                leeway_seconds: 0,
+            },
+            ByoaError::JwtNotYetValid {
+                claim: text(),
+                valid_from_ms: 0,
+                now_ms: 0,
+                leeway_seconds: 0,
+            },
+            ByoaError::ExternalUserIdMismatch {
+                jwt_sub: text(),
+                external_user_id: text(),
+            },
+            ByoaError::InvalidSessionPublicKey,
+            ByoaError::ExternalAuthRejected {
+                reason: RejectionReason::Issuer,
+                server_detail: text(),
+            },
+            ByoaError::RateLimited {
+                retry_after_seconds: None,
+            },
+            ByoaError::SandboxLimitReached {
+                server_detail: text(),
+            },
+            ByoaError::Unauthorized {
+                server_detail: text(),
+            },
+            ByoaError::EnvironmentNotFound {
+                environment_id: text(),
+            },
+            ByoaError::RequestRejected {
+                status: 400,
+                code: None,
+                server_detail: text(),
+            },
+            ByoaError::ServerError {
+                status: 500,
+                server_detail: text(),
+            },
+            ByoaError::DeviceSignatureRejected {
+                reason: DeviceSignatureReason::Unknown,
+                server_detail: text(),
+            },
+            ByoaError::DeviceNonceUnavailable { detail: text() },
+            ByoaError::SessionKeyMismatch,
+            ByoaError::KeyUnavailable {
+                error: KeySignerError::Unavailable { detail: text() },
+            },
+            ByoaError::SignInSuperseded,
+            ByoaError::SignInCancelled,
+            ByoaError::NotSignedIn,
+            ByoaError::SessionChanged,
+            ByoaError::StorageUnavailable {
+                error: StorageError::Unavailable { detail: text() },
+            },
+            ByoaError::Network {
+                kind: NetworkErrorKind::Connect,
+                detail: text(),
+            },
+            ByoaError::InvalidResponse {
+                status: 200,
+                detail: text(),
+            },
+            ByoaError::InvalidConfiguration {
+                field: text(),
+                detail: text(),
+            },
+            ByoaError::Internal { detail: text() },
+        ]
+    }
+
+    #[test]
+    fn category_of_every_code() {
+        use ErrorCategory as C;
+        let contract = [
+            ("empty_jwt", C::InvalidInput),
+            ("malformed_jwt", C::InvalidInput),
+            ("jwt_not_json", C::InvalidInput),
+            ("jwt_too_large", C::InvalidInput),
+            ("unsupported_algorithm", C::InvalidInput),
+            ("missing_claim", C::InvalidInput),
+            ("invalid_claim", C::InvalidInput),
+            ("jwt_expired", C::InvalidInput),
+            ("jwt_not_yet_valid", C::InvalidInput),
+            ("external_user_id_mismatch", C::InvalidInput),
+            ("invalid_session_public_key", C::InvalidInput),
+            ("external_auth_rejected", C::Rejected),
+            ("rate_limited", C::RetryLater),
+            ("sandbox_limit_reached", C::Misconfiguration),
+            ("unauthorized", C::SignInAgain),
+            ("environment_not_found", C::Misconfiguration),
+            ("request_rejected", C::Misconfiguration),
+            ("server_error", C::RetryLater),
+            ("device_signature_rejected", C::Rejected),
+            ("device_nonce_unavailable", C::RetryLater),
+            ("session_key_mismatch", C::Misconfiguration),
+            ("key_unavailable", C::RetryLater),
+            ("sign_in_superseded", C::Superseded),
+            ("sign_in_cancelled", C::Superseded),
+            ("not_signed_in", C::SignInAgain),
+            ("session_changed", C::Superseded),
+            ("storage_unavailable", C::RetryLater),
+            ("network", C::Network),
+            ("invalid_response", C::Misconfiguration),
+            ("invalid_configuration", C::Misconfiguration),
+            ("internal", C::Bug),
+        ];
+        let errors = one_of_each();
+        assert_eq!(errors.len(), contract.len());
+        for (error, (code, category)) in errors.iter().zip(contract) {
+            assert_eq!(error.code(), code);
+            assert_eq!(error.category(), category, "{code}");
+            let retryable = matches!(category, C::RetryLater | C::Network);
+            assert_eq!(error.is_retryable(), retryable, "{code}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub enum AuthState {
     Restoring,
     /// No session. `reason` says how the last one ended; `None` when there was none.
     SignedOut { reason: Option<SignOutReason> },
-    /// Signed in until `session.expires_at` (server time); refreshed ahead of it when
+    /// Signed in until `session.expires_at_ms` (server time); refreshed ahead of it when
     /// automatic refresh is on.
     SignedIn { session: SignedInSession },
     /// The secure store could not be read (device locked, protected data not yet available).
@@ -41,7 +41,7 @@ impl AuthState {
             Self::SignedIn { session } => format!(
                 "signed in (user {}, expires at {})",
                 session.user.user_id,
-                crate::session::unix_seconds(session.expires_at)
+                session.expires_at_ms / 1000
             ),
             Self::StorageUnavailable { error } => {
                 format!("storage unavailable ({})", error.scrubbed())

@@ -14,10 +14,11 @@ use crate::device_keys::KeySigner;
 use crate::error::ByoaError;
 use crate::events::{AuthListener, AuthState, ListenerHandle};
 use crate::exchange::SignInWithExternalJwtParams;
+use crate::http::HttpTransport;
 use crate::provider::ExternalJwtProvider;
 use crate::session::{SessionTokens, SignedInSession};
 use crate::step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
-use crate::storage::{MemoryStorage, SessionStorage};
+use crate::storage::SessionStorage;
 use crate::{runtime, scheduler};
 
 /// A client for one Dynamic environment. Create one per environment and keep it for the life of
@@ -28,48 +29,54 @@ pub struct DynamicClient {
     core: Arc<Core>,
 }
 
+/// What the platform (or the app) plugs into a client. Every field is optional and defaults as
+/// its documentation says; pass only what you have.
+#[derive(Clone, Default, uniffi::Record)]
+pub struct ClientDependencies {
+    /// Where the session is kept and restored from: the platform's secure store. Default: memory
+    /// only (nothing survives the process, and the client starts `SignedOut`). With a store the
+    /// state starts as `Restoring` and settles in the background (await `auth().restore()`).
+    #[uniffi(default)]
+    pub storage: Option<Arc<dyn SessionStorage>>,
+    /// This install's keys (Secure Enclave, Android Keystore, or `software_key_signer(storage)`):
+    /// with one, each sign-in is bound to a new session key (unless
+    /// `config.bind_session_key` is false) and sign-in and refresh carry a signature of a server
+    /// nonce by the device key. Default: none (sessions are not device-bound).
+    #[uniffi(default)]
+    pub key_signer: Option<Arc<dyn KeySigner>>,
+    /// Asked for a fresh external JWT when the session cannot be refreshed or has expired,
+    /// including a session found expired by the first restore. Default: none (the session ends).
+    #[uniffi(default)]
+    pub jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+    /// The HTTP stack every request goes through (OkHttp, URLSession, the app's own). Default:
+    /// the built-in reqwest stack, where the library was built with it (desktop, CLI, tests);
+    /// the mobile build has none, and a client without a transport is refused.
+    #[uniffi(default)]
+    pub http_transport: Option<Arc<dyn HttpTransport>>,
+}
+
+impl std::fmt::Debug for ClientDependencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientDependencies")
+            .field("storage", &self.storage.is_some())
+            .field("key_signer", &self.key_signer.is_some())
+            .field("jwt_provider", &self.jwt_provider.is_some())
+            .field("http_transport", &self.http_transport.is_some())
+            .finish()
+    }
+}
+
 #[uniffi::export]
 impl DynamicClient {
-    /// A client whose session lives in memory only (nothing survives the process). Validates
-    /// `config`; does no I/O.
-    #[uniffi::constructor]
-    pub fn new(config: ClientConfig) -> Result<Arc<Self>, ByoaError> {
-        Self::with_storage(config, Arc::new(MemoryStorage::new()), None)
-    }
-
-    /// A client that keeps its session in `storage` (the platform's secure store) and restores
-    /// it from there: the state starts as `Restoring` and settles in the background (await
-    /// `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
-    /// external JWT when the session cannot be refreshed or has expired, including a session
-    /// found expired by this first restore (which is why it is a constructor argument).
-    /// Validates `config`; the storage is read off the calling thread.
-    #[uniffi::constructor(default(jwt_provider = None))]
-    pub fn with_storage(
+    /// A client for `config.environment_id`, using the `dependencies` given and the defaults
+    /// for the rest. Validates `config`; does no I/O (a stored session is read in the
+    /// background, off the calling thread).
+    #[uniffi::constructor(default(dependencies))]
+    pub fn new(
         config: ClientConfig,
-        storage: Arc<dyn SessionStorage>,
-        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+        dependencies: ClientDependencies,
     ) -> Result<Arc<Self>, ByoaError> {
-        Self::with_clock(config, storage, jwt_provider, Arc::new(SystemClock))
-    }
-
-    /// `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
-    /// phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
-    /// Each sign-in is bound to a new session key (when `config.bind_session_key`, the
-    /// default), and sign-in and refresh carry a signature of a server nonce by the device key.
-    #[uniffi::constructor(default(jwt_provider = None))]
-    pub fn with_key_signer(
-        config: ClientConfig,
-        storage: Arc<dyn SessionStorage>,
-        key_signer: Arc<dyn KeySigner>,
-        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
-    ) -> Result<Arc<Self>, ByoaError> {
-        Self::with_clock_and_signer(
-            config,
-            storage,
-            jwt_provider,
-            Arc::new(SystemClock),
-            Some(key_signer),
-        )
+        Self::with_clock(config, dependencies, Arc::new(SystemClock))
     }
 
     /// Authentication: sessions and the external-JWT exchange.
@@ -85,27 +92,14 @@ impl DynamicClient {
 }
 
 impl DynamicClient {
-    /// Rust only: a client on the given clock, so an app's tests (and ours) can drive expiry,
+    /// Rust only: `new` on the given clock, so an app's tests (and ours) can drive expiry,
     /// refresh and skew with a [`crate::clock::ManualClock`] instead of waiting.
     pub fn with_clock(
         config: ClientConfig,
-        storage: Arc<dyn SessionStorage>,
-        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
+        dependencies: ClientDependencies,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, ByoaError> {
-        Self::with_clock_and_signer(config, storage, jwt_provider, clock, None)
-    }
-
-    /// Rust only: `with_clock` with an optional key signer (see `with_key_signer`).
-    pub fn with_clock_and_signer(
-        config: ClientConfig,
-        storage: Arc<dyn SessionStorage>,
-        jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
-        clock: Arc<dyn Clock>,
-        key_signer: Option<Arc<dyn KeySigner>>,
-    ) -> Result<Arc<Self>, ByoaError> {
-        let core =
-            Core::new(config, storage, jwt_provider, clock, key_signer).map_err(ByoaError::from)?;
+        let core = Core::new(config, dependencies, clock).map_err(ByoaError::from)?;
         scheduler::start(&core);
         core.prefetch_nonces();
         Ok(Arc::new(Self { core }))
@@ -177,11 +171,16 @@ impl AuthModule {
     /// refreshed first; concurrent callers share one refresh. `force_refresh` asks for a token
     /// newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
     /// ends the session (as `refresh()` does) and fails with its error.
+    #[uniffi::method(default(options))]
     pub async fn access_token(&self, options: AccessTokenOptions) -> Result<String, ByoaError> {
         let core = self.core.clone();
+        let min_ttl = options
+            .min_ttl_seconds
+            .unwrap_or(DEFAULT_MIN_TTL_SECONDS)
+            .max(0);
         runtime::run(async move {
             let session = core
-                .fresh_session(options.min_ttl_seconds, options.force_refresh)
+                .fresh_session(min_ttl as u64, options.force_refresh)
                 .await?;
             Ok(session.bearer().to_owned())
         })
@@ -250,29 +249,23 @@ impl ExternalAuthModule {
     }
 
     /// Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
-    /// the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+    /// the session cannot be refreshed or has expired (see `ClientDependencies::jwt_provider`).
     pub fn set_jwt_provider(&self, provider: Option<Arc<dyn ExternalJwtProvider>>) {
         self.core.set_provider(provider);
     }
 }
 
 /// Options of `auth().access_token()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
 pub struct AccessTokenOptions {
-    /// The token must stay valid this many seconds more, or it is refreshed first. A value over
-    /// half the session's lifetime counts as half of it.
-    #[uniffi(default = 60)]
-    pub min_ttl_seconds: u64,
+    /// The token must stay valid this many seconds more, or it is refreshed first; default 60.
+    /// A value over half the session's lifetime counts as half of it.
+    #[uniffi(default)]
+    pub min_ttl_seconds: Option<i64>,
     /// Refresh even if the token is fresh enough.
-    #[uniffi(default = false)]
+    #[uniffi(default)]
     pub force_refresh: bool,
 }
 
-impl Default for AccessTokenOptions {
-    fn default() -> Self {
-        Self {
-            min_ttl_seconds: 60,
-            force_refresh: false,
-        }
-    }
-}
+/// Default of `AccessTokenOptions::min_ttl_seconds`.
+pub const DEFAULT_MIN_TTL_SECONDS: i64 = 60;

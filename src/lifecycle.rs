@@ -214,10 +214,16 @@ impl Lifecycle {
         self.lock().is_current(renewal)
     }
 
-    pub fn new() -> Arc<Self> {
+    /// Starts `Restoring`, or, when `nothing_stored` (no store to read), settled as signed out.
+    pub fn new(nothing_stored: bool) -> Arc<Self> {
+        let phase = if nothing_stored {
+            Phase::SignedOut(None)
+        } else {
+            Phase::Restoring
+        };
         Arc::new(Self {
             inner: Mutex::new(Inner {
-                phase: Phase::Restoring,
+                phase,
                 server_offset: 0,
                 time_known: false,
                 started: 0,
@@ -226,7 +232,7 @@ impl Lifecycle {
                 version: 0,
                 generation: 0,
                 dirty: false,
-                settled: false,
+                settled: nothing_stored,
                 listeners: Vec::new(),
                 next_listener: 1,
                 queue: VecDeque::new(),
@@ -623,7 +629,7 @@ mod tests {
 
     #[test]
     fn the_last_started_sign_in_wins_whatever_order_results_arrive_in() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let first = life.begin_sign_in();
         let second = life.begin_sign_in();
         life.keep_sign_in(second, None, session("u2", "t2"))
@@ -637,7 +643,7 @@ mod tests {
 
     #[test]
     fn a_sign_in_that_finishes_after_a_sign_out_started_is_discarded() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let ticket = life.begin_sign_in();
         life.sign_out(SignOutReason::UserIntent);
         assert!(matches!(
@@ -654,7 +660,7 @@ mod tests {
 
     #[test]
     fn a_different_user_replaces_the_session_with_a_sign_out_in_between() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let recorder = Arc::new(Recorder::default());
         life.add_listener(recorder.clone());
         let t = life.begin_sign_in();
@@ -680,7 +686,7 @@ mod tests {
 
     #[test]
     fn a_refresh_result_for_a_session_that_was_replaced_is_dropped() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let t = life.begin_sign_in();
         life.keep_sign_in(t, None, session("u", "old")).unwrap();
         let refresh = life.begin_refresh().unwrap();
@@ -698,7 +704,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_store_is_not_signed_out_and_is_read_again() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let RestorePlan::Read { version } = life.begin_restore() else {
             panic!()
         };
@@ -716,7 +722,7 @@ mod tests {
 
     #[test]
     fn a_restore_that_raced_a_sign_in_does_not_overwrite_it() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let RestorePlan::Read { version } = life.begin_restore() else {
             panic!()
         };
@@ -734,7 +740,7 @@ mod tests {
                 panic!("listener bug");
             }
         }
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         life.add_listener(Arc::new(Panics));
         let recorder = Arc::new(Recorder::default());
         life.add_listener(recorder.clone());
@@ -744,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_removed_listener_hears_nothing_more() {
-        let life = Lifecycle::new();
+        let life = Lifecycle::new(false);
         let recorder = Arc::new(Recorder::default());
         let id = life.add_listener(recorder.clone());
         life.remove_listener(id);

@@ -79,8 +79,8 @@ impl From<PreflightError> for ByoaError {
         match error {
             P::Empty => Self::EmptyJwt,
             P::TooLarge { size } => Self::JwtTooLarge {
-                size: size as u64,
-                limit: MAX_JWT_BYTES as u64,
+                size: i64::try_from(size).unwrap_or(i64::MAX),
+                limit: MAX_JWT_BYTES as i64,
             },
             P::Malformed { detail } => Self::MalformedJwt { detail },
             P::NotJson { segment } => Self::JwtNotJson {
@@ -97,9 +97,9 @@ impl From<PreflightError> for ByoaError {
                 expected: expected.into(),
             },
             P::Expired { exp, now, leeway } => Self::JwtExpired {
-                expired_at: exp,
-                now,
-                leeway_seconds: leeway,
+                expired_at_ms: exp.saturating_mul(1000),
+                now_ms: now.saturating_mul(1000),
+                leeway_seconds: leeway as i64,
             },
             P::NotYetValid {
                 claim,
@@ -108,9 +108,9 @@ impl From<PreflightError> for ByoaError {
                 leeway,
             } => Self::JwtNotYetValid {
                 claim: claim.into(),
-                valid_from: at,
-                now,
-                leeway_seconds: leeway,
+                valid_from_ms: at.saturating_mul(1000),
+                now_ms: now.saturating_mul(1000),
+                leeway_seconds: leeway as i64,
             },
             P::SubjectMismatch {
                 sub,

@@ -132,8 +132,9 @@ impl From<&SdkUser> for UserProfile {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SignedInSession {
     pub user: UserProfile,
-    /// When Dynamic's session ends (`expiresAt`).
-    pub expires_at: SystemTime,
+    /// When Dynamic's session ends (`expiresAt`, server time), in milliseconds since the Unix
+    /// epoch.
+    pub expires_at_ms: i64,
 }
 
 /// The Dynamic tokens of the current session. An object rather than a record so that printing
@@ -144,7 +145,7 @@ pub struct SignedInSession {
 pub struct SessionTokens {
     bearer: String,
     id_token: Option<String>,
-    expires_at: SystemTime,
+    expires_at_ms: i64,
 }
 
 #[uniffi::export]
@@ -160,8 +161,9 @@ impl SessionTokens {
         self.id_token.clone()
     }
 
-    pub fn expires_at(&self) -> SystemTime {
-        self.expires_at
+    /// When the tokens expire (server time), in milliseconds since the Unix epoch.
+    pub fn expires_at_ms(&self) -> i64 {
+        self.expires_at_ms
     }
 }
 
@@ -170,7 +172,7 @@ impl std::fmt::Debug for SessionTokens {
         f.debug_struct("SessionTokens")
             .field("bearer", &REDACTED)
             .field("id_token", &self.id_token.as_ref().map(|_| REDACTED))
-            .field("expires_at", &unix_seconds(self.expires_at))
+            .field("expires_at_ms", &self.expires_at_ms)
             .finish()
     }
 }
@@ -180,7 +182,7 @@ impl std::fmt::Display for SessionTokens {
         write!(
             f,
             "SessionTokens(expires_at={}, tokens {REDACTED})",
-            unix_seconds(self.expires_at)
+            rfc3339(self.expires_at_ms)
         )
     }
 }
@@ -241,7 +243,7 @@ impl Session {
             version: RECORD_VERSION,
             token: self.tokens.bearer.clone(),
             id_token: self.tokens.id_token.clone(),
-            expires_at: unix_seconds(self.profile.expires_at),
+            expires_at: self.expires_at_unix(),
             user: (*self.wire_user).clone(),
             server_clock_offset_seconds,
             received_at: self.received_at,
@@ -256,16 +258,16 @@ impl Session {
         user: SdkUser,
         received_at: i64,
     ) -> Self {
-        let expires_at = from_unix_seconds(expires_at);
+        let expires_at_ms = expires_at.saturating_mul(1000);
         Self {
             profile: SignedInSession {
                 user: UserProfile::from(&user),
-                expires_at,
+                expires_at_ms,
             },
             tokens: Arc::new(SessionTokens {
                 bearer,
                 id_token,
-                expires_at,
+                expires_at_ms,
             }),
             wire_user: Arc::new(user),
             received_at,
@@ -283,7 +285,7 @@ impl Session {
 
     /// Unix seconds (server time) at which the session ends.
     pub fn expires_at_unix(&self) -> i64 {
-        unix_seconds(self.profile.expires_at)
+        self.profile.expires_at_ms.div_euclid(1000)
     }
 
     /// True when both are the same issued token (not merely the same user).
@@ -316,6 +318,29 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
         Ok(after) => after.as_secs() as i64,
         Err(before) => -(before.duration().as_secs() as i64),
     }
+}
+
+/// `ms` after the epoch as `2026-12-01T19:35:00Z` (UTC, to the second), for messages.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
 }
 
 #[cfg(test)]
@@ -352,7 +377,7 @@ mod tests {
                 value: "somethingNew".into()
             }
         );
-        assert_eq!(unix_seconds(session.profile.expires_at), 1_900_000_000);
+        assert_eq!(session.profile.expires_at_ms, 1_900_000_000_000);
     }
 
     #[test]
@@ -383,6 +408,14 @@ mod tests {
         assert_eq!(restored.profile, session.profile);
         assert!(restored.same_token(&session));
         assert_eq!(restored.received_at, 1_800_000_000);
+    }
+
+    #[test]
+    fn instants_print_as_utc_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_796_154_900_999), "2026-12-01T19:55:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1_000), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest};
@@ -22,7 +21,6 @@ use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest
 use crate::error::Error;
 use crate::preflight::{self, BASE64URL, Expectations};
 use crate::redact::REDACTED;
-use crate::session::from_unix_seconds;
 
 /// Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
@@ -54,7 +52,8 @@ impl std::fmt::Display for VerifyWithExternalJwtParams {
 pub struct ElevatedAccess {
     /// The scopes the elevated token allows (the assertion's `scope`, split on spaces).
     pub scopes: Vec<String>,
-    pub expires_at: SystemTime,
+    /// When the elevated token expires (server time), in milliseconds since the Unix epoch.
+    pub expires_at_ms: i64,
     /// True when the token works for one call only: it is handed out once.
     pub single_use: bool,
 }
@@ -148,7 +147,7 @@ impl ElevatedTokens {
         let single_use = claims.single_use.unwrap_or(false);
         let granted = ElevatedAccess {
             scopes: scopes.iter().cloned().collect(),
-            expires_at: from_unix_seconds(claims.exp),
+            expires_at_ms: claims.exp.saturating_mul(1000),
             single_use,
         };
         let mut kept = self.lock();

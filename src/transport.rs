@@ -1,5 +1,6 @@
-//! HTTP to Dynamic's SDK API: one pooled reqwest client per `DynamicClient`, the contract's
-//! headers, a bounded retry policy, and error statuses turned into internal errors.
+//! HTTP to Dynamic's SDK API, above the HTTP port (`crate::http`): the contract's headers, a
+//! bounded retry policy, the overall deadline, the body limit, redirect refusal, and error
+//! statuses turned into internal errors. The same code runs over every `HttpTransport`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -9,13 +10,12 @@ use dynamic_byoa_contract::headers::{
     X_DYN_REQUEST_ID, X_DYN_VERSION, X_DYNAMIC_DEVICE_NONCE,
 };
 use dynamic_byoa_contract::{ApiErrorBody, paths};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, ORIGIN};
-use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
-use crate::error::{Error, is_tls};
+use crate::error::Error;
+use crate::http::{HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport};
 use crate::logging::{self, LogLevel, log_at, target};
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
@@ -25,11 +25,11 @@ pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_P
 const MAX_RETRIES: u32 = 2;
 /// First backoff; doubled per retry, then jittered to 50-150 %.
 const BASE_BACKOFF: Duration = Duration::from_millis(100);
-/// Largest response body read. Dynamic's responses are a few KiB; a server (or a proxy in front
-/// of it) sending more is not one to trust with memory.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest response body accepted. Dynamic's responses are a few KiB; a server (or a proxy in
+/// front of it) sending more is not one to trust with memory.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Cap on a connection attempt, so a black-holed host leaves time for a retry.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A decoded success response and what the server said about time.
 #[derive(Debug)]
@@ -41,9 +41,9 @@ pub(crate) struct Reply<T> {
 
 /// One API call, before it is sent.
 struct Call<'a> {
-    method: Method,
+    method: HttpMethod,
     route: &'a str,
-    body: Option<Vec<u8>>,
+    body: Vec<u8>,
     bearer: Option<&'a str>,
     logout_reason: Option<&'static str>,
     /// Shorter overall time than the configured one, if any.
@@ -53,9 +53,9 @@ struct Call<'a> {
 impl Default for Call<'_> {
     fn default() -> Self {
         Self {
-            method: Method::GET,
+            method: HttpMethod::Get,
             route: "",
-            body: None,
+            body: Vec::new(),
             bearer: None,
             logout_reason: None,
             timeout: None,
@@ -63,33 +63,41 @@ impl Default for Call<'_> {
     }
 }
 
+/// A response that passed the port checks: a real status, well-formed headers, a bounded body.
+struct Answer {
+    status: u16,
+    headers: Vec<HttpHeader>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.trim())
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    http: Arc<dyn HttpTransport>,
     settings: Arc<Settings>,
     /// Sent on every request of this handle (see `with_headers`).
     extra_headers: Arc<[(&'static str, String)]>,
 }
 
 impl Transport {
-    pub fn new(settings: Arc<Settings>) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
-            .pool_idle_timeout(Duration::from_secs(90))
-            // Redirects would re-send the bearer token to wherever the server points: never.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
-        Ok(Self {
+    pub fn new(settings: Arc<Settings>, http: Arc<dyn HttpTransport>) -> Self {
+        Self {
             http,
             settings,
             extra_headers: Arc::new([]),
-        })
+        }
     }
 
-    /// A handle on the same connection pool that also sends `headers` on every request (and
-    /// every retry of it): the device-binding headers of one sign-in or refresh (`binding`).
+    /// A handle on the same HTTP stack that also sends `headers` on every request (and every
+    /// retry of it): the device-binding headers of one sign-in or refresh (`binding`).
     pub fn with_headers(&self, headers: Vec<(&'static str, String)>) -> Self {
         Self {
             extra_headers: headers.into(),
@@ -121,13 +129,13 @@ impl Transport {
         let payload =
             serde_json::to_vec(body).map_err(|e| Error::Internal(format!("encode: {e}")))?;
         let call = Call {
-            method: Method::POST,
+            method: HttpMethod::Post,
             route,
-            body: Some(payload),
+            body: payload,
             bearer,
             ..Call::default()
         };
-        self.decode(self.execute(&call).await?).await
+        decode(self.execute(&call).await?)
     }
 
     /// POSTs to `route` without a body, authenticated by `bearer` (refresh, contract §4.1).
@@ -137,22 +145,22 @@ impl Transport {
         bearer: &str,
     ) -> Result<Reply<R>, Error> {
         let call = Call {
-            method: Method::POST,
+            method: HttpMethod::Post,
             route,
             bearer: Some(bearer),
             ..Call::default()
         };
-        self.decode(self.execute(&call).await?).await
+        decode(self.execute(&call).await?)
     }
 
     /// GETs `route` (no authentication) and decodes a JSON success body.
     pub async fn get_json<R: DeserializeOwned>(&self, route: &str) -> Result<Reply<R>, Error> {
         let call = Call {
-            method: Method::GET,
+            method: HttpMethod::Get,
             route,
             ..Call::default()
         };
-        self.decode(self.execute(&call).await?).await
+        decode(self.execute(&call).await?)
     }
 
     /// `POST revoke` (contract §4.2) with the logout reason, within `timeout`: sign-out must
@@ -164,7 +172,7 @@ impl Transport {
         timeout: Duration,
     ) -> Result<(), Error> {
         let call = Call {
-            method: Method::POST,
+            method: HttpMethod::Post,
             route: paths::REVOKE,
             bearer: Some(bearer),
             logout_reason,
@@ -175,12 +183,19 @@ impl Transport {
     }
 
     /// Sends `call`, retrying what is safe to retry, within the call's overall deadline.
-    async fn execute(&self, call: &Call<'_>) -> Result<reqwest::Response, Error> {
+    async fn execute(&self, call: &Call<'_>) -> Result<Answer, Error> {
         let url = paths::sdk_url(
             &self.settings.api_base_url,
             &self.settings.environment_id,
             call.route,
         );
+        // The base URL was checked at construction; this guards every request all the same,
+        // before any transport sees it.
+        if !self.settings.allows_url(&url) {
+            return Err(Error::Internal(
+                "refused to send a request over plain HTTP to a non-loopback host".into(),
+            ));
+        }
         let timeout = call
             .timeout
             .map_or(self.settings.timeout, |t| t.min(self.settings.timeout));
@@ -219,53 +234,35 @@ impl Transport {
         call: &Call<'_>,
         url: &str,
         deadline: Instant,
-    ) -> Result<reqwest::Response, Error> {
+    ) -> Result<Answer, Error> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::Deadline);
         }
         // Fresh per HTTP request, retries included: each attempt is its own request.
         let id = request_id();
-        let mut request = self
-            .http
-            .request(call.method.clone(), url)
-            .timeout(remaining)
-            .header(X_DYN_VERSION, SDK_VERSION_HEADER)
-            .header(X_DYN_API_VERSION, API_VERSION)
-            .header(X_DYN_REQUEST_ID, &id);
-        if let Some(body) = &call.body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        if let Some(origin) = &self.settings.origin {
-            request = request.header(ORIGIN, origin);
-        }
-        if let Some(token) = call.bearer {
-            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
-        }
-        if let Some(reason) = call.logout_reason {
-            request = request.header(X_DYN_LOGOUT_REASON, reason);
-        }
-        for (name, value) in self.extra_headers.iter() {
-            request = request.header(*name, value);
-        }
+        let request = self.request(call, url, remaining, &id);
         let started = Instant::now();
-        let sent = request.send().await;
+        // The deadline is Rust's, whatever the transport does with `timeout_ms`: a transport
+        // that never answers is dropped (cancelled) when it passes.
+        let sent = match tokio::time::timeout(remaining, self.http.send(Arc::new(request))).await {
+            Ok(sent) => sent.map_err(Error::Transport),
+            Err(_) => Err(Error::Deadline),
+        };
         let elapsed = started.elapsed().as_millis();
-        let response = match sent {
-            Ok(response) => response,
+        let answer = match sent.and_then(|response| checked(response, url)) {
+            Ok(answer) => answer,
             Err(error) => {
                 if logging::enabled(LogLevel::Debug) {
                     let line = format!(
                         "{} {} failed after {elapsed} ms: {}",
                         call.method,
                         url_path(url),
-                        transport_reason(&error)
+                        retry_reason(&error)
                     );
                     logging::emit(LogLevel::Debug, target::HTTP, &line, Some(&id));
                 }
-                return Err(error.into());
+                return Err(error);
             }
         };
         if logging::enabled(LogLevel::Debug) {
@@ -273,45 +270,156 @@ impl Transport {
                 "{} {} -> {} in {elapsed} ms",
                 call.method,
                 url_path(url),
-                response.status().as_u16()
+                answer.status
             );
             logging::emit(LogLevel::Debug, target::HTTP, &line, Some(&id));
         }
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(self.error_from(response).await)
+        match answer.status {
+            200..=299 => Ok(answer),
+            // Dynamic's API never redirects; following one would re-send the bearer token to
+            // wherever it points, and not following it leaves nothing to decode.
+            300..=399 => Err(Error::Incomplete {
+                status: answer.status,
+                detail: "a redirect was refused: Dynamic's API does not redirect (check api_base_url and any proxy)",
+            }),
+            _ => Err(self.error_from(answer)),
         }
     }
 
-    async fn decode<R: DeserializeOwned>(
-        &self,
-        response: reqwest::Response,
-    ) -> Result<Reply<R>, Error> {
-        let status = response.status().as_u16();
-        let server_date = header_date(response.headers());
-        let bytes = read_body(response).await?;
-        let body =
-            serde_json::from_slice(&bytes).map_err(|source| Error::Decode { status, source })?;
-        Ok(Reply { body, server_date })
+    /// The request for one attempt: the contract's headers, then the call's, then this handle's.
+    fn request(&self, call: &Call<'_>, url: &str, remaining: Duration, id: &str) -> HttpRequest {
+        let mut headers = Vec::with_capacity(8 + self.extra_headers.len());
+        let mut add = |name: &str, value: String| {
+            headers.push(HttpHeader {
+                name: name.to_owned(),
+                value,
+            })
+        };
+        add(X_DYN_VERSION, SDK_VERSION_HEADER.to_owned());
+        add(X_DYN_API_VERSION, API_VERSION.to_owned());
+        add(X_DYN_REQUEST_ID, id.to_owned());
+        if !call.body.is_empty() {
+            add("content-type", "application/json".to_owned());
+        }
+        if let Some(origin) = &self.settings.origin {
+            add("origin", origin.clone());
+        }
+        if let Some(token) = call.bearer {
+            add("authorization", format!("Bearer {token}"));
+        }
+        if let Some(reason) = call.logout_reason {
+            add(X_DYN_LOGOUT_REASON, reason.to_owned());
+        }
+        for (name, value) in self.extra_headers.iter() {
+            add(name, value.clone());
+        }
+        HttpRequest::new(
+            call.method,
+            url.to_owned(),
+            headers,
+            call.body.clone(),
+            i64::try_from(remaining.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(1),
+            MAX_BODY_BYTES as i64,
+        )
     }
 
-    async fn error_from(&self, response: reqwest::Response) -> Error {
-        let status = response.status();
-        let retry_after_seconds = retry_after(response.headers());
+    fn error_from(&self, answer: Answer) -> Error {
+        let retry_after_seconds = answer.header(RETRY_AFTER).and_then(retry_after);
         // Error bodies are best effort: 429s may not be JSON at all (contract §3.2).
-        let body = read_body(response)
-            .await
+        let body = serde_json::from_slice::<ApiErrorBody>(&answer.body)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<ApiErrorBody>(&bytes).ok())
             .map(Box::new);
         Error::Http {
-            status: status.as_u16(),
+            status: answer.status,
             body,
             retry_after_seconds,
             environment_id: self.settings.environment_id.clone(),
         }
     }
+}
+
+/// What the transport handed back, checked before anything reads it: a status in 100-599,
+/// headers an HTTP stack could have received, a body within the limit, from the URL asked for.
+fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error> {
+    let status = u16::try_from(response.status)
+        .ok()
+        .filter(|s| (100..=599).contains(s))
+        .ok_or(Error::Incomplete {
+            status: 0,
+            detail: "the HTTP transport returned a status outside 100-599",
+        })?;
+    let malformed = response
+        .headers
+        .iter()
+        .any(|h| !is_token(&h.name) || h.value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)));
+    if malformed {
+        return Err(Error::Incomplete {
+            status,
+            detail: "the HTTP transport returned a malformed header",
+        });
+    }
+    if response.body.len() > MAX_BODY_BYTES {
+        return Err(Error::Incomplete {
+            status,
+            detail: "the response body is over 1 MiB",
+        });
+    }
+    if response
+        .url
+        .as_deref()
+        .is_some_and(|answered| !same_url(answered, url))
+    {
+        return Err(Error::Incomplete {
+            status,
+            detail: "the HTTP transport followed a redirect; redirects are refused",
+        });
+    }
+    Ok(Answer {
+        status,
+        headers: response.headers,
+        body: response.body,
+    })
+}
+
+/// A header name as RFC 9110 allows it (a `token`).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// True when `answered` is `asked` as an HTTP stack may spell it back (scheme and host in any
+/// case, a default port written out, no trailing slash).
+fn same_url(answered: &str, asked: &str) -> bool {
+    fn normal(url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let authority = authority.to_ascii_lowercase();
+        let scheme = scheme.to_ascii_lowercase();
+        let authority = match scheme.as_str() {
+            "https" => authority.strip_suffix(":443").unwrap_or(&authority),
+            "http" => authority.strip_suffix(":80").unwrap_or(&authority),
+            _ => &authority,
+        }
+        .to_owned();
+        let path = path.trim_end_matches('/');
+        format!("{scheme}://{authority}{path}")
+    }
+    normal(answered) == normal(asked)
+}
+
+fn decode<R: DeserializeOwned>(answer: Answer) -> Result<Reply<R>, Error> {
+    let server_date = answer
+        .header("date")
+        .and_then(|date| httpdate::parse_http_date(date).ok());
+    let body = serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+        status: answer.status,
+        source,
+    })?;
+    Ok(Reply { body, server_date })
 }
 
 /// The path of `url` (no scheme, host or query) for logs: `/api/v0/sdk/<env>/refresh`.
@@ -327,52 +435,9 @@ fn url_path(url: &str) -> &str {
 fn retry_reason(error: &Error) -> String {
     match error {
         Error::Http { status, .. } => format!("HTTP {status}"),
-        Error::Transport(e) => transport_reason(e).into(),
+        Error::Transport(e) => e.reason().into(),
         other => other.to_string(),
     }
-}
-
-fn transport_reason(error: &reqwest::Error) -> &'static str {
-    if error.is_timeout() {
-        "timed out"
-    } else if is_tls(error) {
-        "TLS failure"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "connection broke"
-    }
-}
-
-/// The body, refused past `MAX_BODY_BYTES` without reading the rest.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, Error> {
-    let status = response.status().as_u16();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Error::Incomplete {
-                status,
-                detail: "the response body is over 1 MiB",
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// rustls over ring with the Mozilla roots compiled in: identical on iOS, Android and Linux, no
-/// JNI initialisation, no C toolchain beyond ring's.
-fn tls_config() -> Result<rustls::ClientConfig, Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
 }
 
 /// Only failures where the server certainly did not act on the request, or says it is briefly
@@ -380,19 +445,14 @@ fn tls_config() -> Result<rustls::ClientConfig, Error> {
 /// never a TLS failure (it would fail the same way again).
 fn is_retryable(error: &Error) -> bool {
     match error {
-        Error::Transport(e) => e.is_connect() && !is_tls(e),
-        Error::Http { status, .. } => matches!(
-            StatusCode::from_u16(*status),
-            Ok(StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT)
-        ),
+        Error::Transport(e) => matches!(e, HttpError::Connect { .. }),
+        Error::Http { status, .. } => matches!(status, 502..=504),
         _ => false,
     }
 }
 
 fn is_connect(error: &Error) -> bool {
-    matches!(error, Error::Transport(e) if e.is_connect())
+    matches!(error, Error::Transport(HttpError::Connect { .. }))
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -402,8 +462,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// `Retry-After` as seconds: either delta-seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+fn retry_after(value: &str) -> Option<u64> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds);
     }
@@ -413,10 +472,6 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
             .map(|d| d.as_secs())
             .unwrap_or(0),
     )
-}
-
-fn header_date(headers: &HeaderMap) -> Option<SystemTime> {
-    httpdate::parse_http_date(headers.get(DATE)?.to_str().ok()?).ok()
 }
 
 /// A random alphanumeric id of the length the JS client uses, for `x-dyn-request-id`.
@@ -460,7 +515,6 @@ fn fill_random(bytes: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn request_ids_are_fifty_alphanumerics_and_differ() {
@@ -472,15 +526,11 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("17"));
-        assert_eq!(retry_after(&headers), Some(17));
+        assert_eq!(retry_after("17"), Some(17));
         let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
-        let seconds = retry_after(&headers).unwrap();
+        let seconds = retry_after(&later).unwrap();
         assert!((110..=120).contains(&seconds), "{seconds}");
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after("soon"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod support;
 
+use dynamic_byoa::ClientDependencies;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -118,8 +119,15 @@ impl KeySigner for RecordingSigner {
 }
 
 fn bound_client(fx: &Fixture, signer: Arc<dyn KeySigner>) -> Arc<DynamicClient> {
-    DynamicClient::with_key_signer(fx.config(), Arc::new(MemoryStorage::new()), signer, None)
-        .expect("valid config")
+    DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(Arc::new(MemoryStorage::new())),
+            key_signer: Some(signer),
+            ..Default::default()
+        },
+    )
+    .expect("valid config")
 }
 
 /// A bound client (recording signer, memory storage) signed in as "ada".
@@ -201,14 +209,16 @@ async fn binding_the_session_key_can_be_turned_off_while_the_device_still_signs(
     let fx = Fixture::start_with(requiring).await;
     let signer = RecordingSigner::new();
     let config = ClientConfig {
-        bind_session_key: false,
+        bind_session_key: Some(false),
         ..fx.config()
     };
-    let client = DynamicClient::with_key_signer(
+    let client = DynamicClient::new(
         config,
-        Arc::new(MemoryStorage::new()),
-        signer.clone(),
-        None,
+        ClientDependencies {
+            storage: Some(Arc::new(MemoryStorage::new())),
+            key_signer: Some(signer.clone()),
+            ..Default::default()
+        },
     )
     .unwrap();
     sign_in(&client, &fx.jwt_for("ada"), "ada").await.unwrap();
@@ -236,11 +246,13 @@ async fn on_the_wire_the_sign_in_carries_the_contracts_body_and_headers() {
     let server = CaptureServer::start(200, nonces.to_string()).await;
     let signer = RecordingSigner::new();
     let config = ClientConfig::new(ENV).with_api_base_url(server.base_url.clone());
-    let client = DynamicClient::with_key_signer(
+    let client = DynamicClient::new(
         config,
-        Arc::new(MemoryStorage::new()),
-        signer.clone(),
-        None,
+        ClientDependencies {
+            storage: Some(Arc::new(MemoryStorage::new())),
+            key_signer: Some(signer.clone()),
+            ..Default::default()
+        },
     )
     .unwrap();
     let fx_issuer = dynamic_byoa_emulator::TestIssuer::start().await.unwrap();
@@ -330,16 +342,29 @@ async fn a_signature_by_another_key_than_the_one_sent_is_refused() {
 async fn a_refresh_from_another_device_is_refused_and_the_session_is_kept() {
     let fx = Fixture::start_with(requiring).await;
     let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
-    let first =
-        DynamicClient::with_key_signer(fx.config(), storage.clone(), RecordingSigner::new(), None)
-            .unwrap();
+    let first = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(storage.clone()),
+            key_signer: Some(RecordingSigner::new()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     first.auth().restore().await;
     sign_in(&first, &fx.jwt_for("ada"), "ada").await.unwrap();
     drop(first);
 
     // The stored session, copied to a device with other keys (a stolen backup).
-    let elsewhere =
-        DynamicClient::with_key_signer(fx.config(), storage, RecordingSigner::new(), None).unwrap();
+    let elsewhere = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(storage),
+            key_signer: Some(RecordingSigner::new()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(elsewhere.auth().restore().await.is_signed_in());
     let error = elsewhere.auth().refresh().await.unwrap_err();
     assert_eq!(rejection(&error), DeviceSignatureReason::KeyMismatch);
@@ -538,8 +563,15 @@ async fn a_session_found_expired_at_restart_takes_its_key_with_it() {
     let fx = Fixture::start_with(requiring).await;
     let signer = RecordingSigner::new();
     let storage: Arc<dyn dynamic_byoa::SessionStorage> = Arc::new(MemoryStorage::new());
-    let first =
-        DynamicClient::with_key_signer(fx.config(), storage.clone(), signer.clone(), None).unwrap();
+    let first = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(storage.clone()),
+            key_signer: Some(signer.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     first.auth().restore().await;
     sign_in(&first, &fx.jwt_for("ada"), "ada").await.unwrap();
     let key_name = signer.session_keys_created()[0].clone();
@@ -548,12 +580,14 @@ async fn a_session_found_expired_at_restart_takes_its_key_with_it() {
     // The app comes back three hours later: the stored session expired meanwhile.
     let clock = Arc::new(dynamic_byoa::clock::ManualClock::starting_now());
     fx.pass_time(&clock, Duration::from_secs(3 * 60 * 60));
-    let later = DynamicClient::with_clock_and_signer(
+    let later = DynamicClient::with_clock(
         fx.config(),
-        storage,
-        None,
+        ClientDependencies {
+            storage: Some(storage),
+            key_signer: Some(signer.clone()),
+            ..Default::default()
+        },
         clock,
-        Some(signer.clone()),
     )
     .unwrap();
     let state = later.auth().restore().await;
@@ -615,7 +649,15 @@ async fn a_restarted_app_keeps_its_device_key_and_its_session_still_refreshes() 
         let storage: Arc<dyn SessionStorage> = Arc::new(FileStorage::new(&dir));
         let signer = Arc::new(SoftwareKeySigner::new(storage.clone()));
         (
-            DynamicClient::with_key_signer(fx.config(), storage, signer.clone(), None).unwrap(),
+            DynamicClient::new(
+                fx.config(),
+                ClientDependencies {
+                    storage: Some(storage),
+                    key_signer: Some(signer.clone()),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
             signer,
         )
     };

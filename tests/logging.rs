@@ -5,6 +5,7 @@
 
 mod support;
 
+use dynamic_byoa::ClientDependencies;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,18 +66,20 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     let keychain = SimulatedKeychain::new();
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = fx.config();
-    config.auto_refresh = false;
+    config.auto_refresh = Some(false);
     // Bound to device keys (the software signer, on a store of its own so that the broken
     // keychain below fails only the session's write): key material is one more secret that must
     // never be logged.
     let key_store = Arc::new(dynamic_byoa::MemoryStorage::new());
     let signer = Arc::new(SoftwareKeySigner::new(key_store.clone()));
-    let client = DynamicClient::with_clock_and_signer(
+    let client = DynamicClient::with_clock(
         config,
-        keychain.clone(),
-        None,
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            key_signer: Some(signer),
+            ..Default::default()
+        },
         clock.clone(),
-        Some(signer),
     )
     .unwrap();
     client.auth().restore().await;
@@ -108,7 +111,7 @@ async fn the_app_sees_requests_states_and_retries_but_never_a_token() {
     let forced = client
         .auth()
         .access_token(AccessTokenOptions {
-            min_ttl_seconds: 60,
+            min_ttl_seconds: Some(60),
             force_refresh: true,
         })
         .await

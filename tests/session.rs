@@ -8,6 +8,7 @@
 
 mod support;
 
+use dynamic_byoa::ClientDependencies;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -51,7 +52,8 @@ fn is_signed_in(state: &AuthState) -> bool {
 }
 
 fn expires_at(client: &DynamicClient) -> SystemTime {
-    client.auth().session().expect("signed in").expires_at
+    let ms = client.auth().session().expect("signed in").expires_at_ms;
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms as u64)
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -70,8 +72,14 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 async fn a_restarted_app_restores_its_session_from_storage_without_the_network() {
     let fx = Fixture::start().await;
     let dir = temp_dir("restart");
-    let first =
-        DynamicClient::with_storage(fx.config(), Arc::new(FileStorage::new(&dir)), None).unwrap();
+    let first = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(Arc::new(FileStorage::new(&dir))),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     first.auth().restore().await;
     let session = sign_in(&first, &fx.jwt_for("ruth"), "ruth").await.unwrap();
     let bearer = first.auth().tokens().unwrap().bearer_token();
@@ -80,8 +88,14 @@ async fn a_restarted_app_restores_its_session_from_storage_without_the_network()
     // The "next launch" points at a port where nothing listens: restore needs no network.
     let offline = ClientConfig::new(ENV)
         .with_api_base_url(format!("http://127.0.0.1:{}/api/v0", closed_port()));
-    let second =
-        DynamicClient::with_storage(offline, Arc::new(FileStorage::new(&dir)), None).unwrap();
+    let second = DynamicClient::new(
+        offline,
+        ClientDependencies {
+            storage: Some(Arc::new(FileStorage::new(&dir))),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let state = second.auth().restore().await;
     assert_eq!(
         state,
@@ -98,7 +112,14 @@ async fn a_restarted_app_restores_its_session_from_storage_without_the_network()
 async fn a_locked_keychain_is_not_signed_out_and_nothing_is_lost_when_it_unlocks() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let first = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let first = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     first.auth().restore().await;
     sign_in(&first, &fx.jwt_for("lena"), "lena").await.unwrap();
     drop(first);
@@ -108,7 +129,14 @@ async fn a_locked_keychain_is_not_signed_out_and_nothing_is_lost_when_it_unlocks
 
     // Launched before first unlock (iOS prewarming): the keychain refuses to read.
     keychain.set_locked(true);
-    let client = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let recorder = Recorder::attach(&client);
     let state = client.auth().restore().await;
     assert!(
@@ -157,7 +185,14 @@ async fn a_broken_keystore_is_reported_as_unavailable_never_as_signed_out() {
     let keychain = SimulatedKeychain::new();
     keychain.put(&session_key(ENV), "{}");
     keychain.set_broken(true);
-    let client = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let state = client.auth().restore().await;
     assert!(
         matches!(state, AuthState::StorageUnavailable { .. }),
@@ -174,8 +209,14 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
     for garbage in ["{not json", r#"{"version": 999, "token": "x"}"#] {
         let keychain = SimulatedKeychain::new();
         keychain.put(&session_key(ENV), garbage);
-        let client =
-            DynamicClient::with_storage(ClientConfig::new(ENV), keychain.clone(), None).unwrap();
+        let client = DynamicClient::new(
+            ClientConfig::new(ENV),
+            ClientDependencies {
+                storage: Some(keychain.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let state = client.auth().restore().await;
         assert_eq!(
             state,
@@ -190,13 +231,27 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
 async fn a_fresh_install_discards_a_session_left_by_a_previous_install() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let first = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let first = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     sign_in(&first, &fx.jwt_for("gus"), "gus").await.unwrap();
     drop(first);
 
     let mut reinstalled = fx.config();
     reinstalled.fresh_install = true;
-    let client = DynamicClient::with_storage(reinstalled, keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        reinstalled,
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(
         client.auth().restore().await,
         signed_out(SignOutReason::FreshInstall)
@@ -229,15 +284,22 @@ async fn refresh_extends_the_session_and_replaces_the_stored_record() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
     let mut config = fx.config();
-    config.auto_refresh = false;
-    let client = DynamicClient::with_storage(config, keychain.clone(), None).unwrap();
+    config.auto_refresh = Some(false);
+    let client = DynamicClient::new(
+        config,
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     sign_in(&client, &fx.jwt_for("rob"), "rob").await.unwrap();
     let expiry = expires_at(&client);
     let writes = keychain.writes();
 
     let refreshed = client.auth().refresh().await.unwrap();
     assert_eq!(refreshed.user.external_user_id.as_deref(), Some("rob"));
-    assert!(refreshed.expires_at >= expiry);
+    assert!(refreshed.expires_at_ms >= epoch_ms(expiry));
     assert_eq!(keychain.writes(), writes + 1, "the record is replaced");
     assert_eq!(fx.requests(REFRESH), 1);
 }
@@ -246,7 +308,14 @@ async fn refresh_extends_the_session_and_replaces_the_stored_record() {
 async fn a_401_on_refresh_signs_out_with_refresh_unauthorized() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     sign_in(&client, &fx.jwt_for("una"), "una").await.unwrap();
     fx.emulator.inject_faults(
         REFRESH,
@@ -331,7 +400,7 @@ async fn automatic_refresh_fires_before_expiry_and_stops_after_sign_out() {
     fx.pass_time(&clock, until_due);
     recorder
         .wait_for("a refreshed session", |s| match s {
-            AuthState::SignedIn { session } => session.expires_at > first_expiry,
+            AuthState::SignedIn { session } => session.expires_at_ms > epoch_ms(first_expiry),
             _ => false,
         })
         .await;
@@ -448,7 +517,7 @@ async fn a_device_clock_off_by_an_hour_either_way_still_expires_on_server_time()
         let fx = Fixture::start().await;
         let clock = clock_at_offset(skew);
         let mut config = fx.config();
-        config.auto_refresh = false;
+        config.auto_refresh = Some(false);
         let client = fx.client_with(config, memory(), clock.clone());
         let recorder = Recorder::attach(&client);
         // An hour-long JWT, which the device, an hour off, would judge expired (or issued in
@@ -525,7 +594,14 @@ async fn a_device_clock_changed_after_calibration_does_not_end_a_live_session() 
 async fn sign_out_revokes_with_the_user_intent_reason_and_deletes_the_record() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     sign_in(&client, &fx.jwt_for("ola"), "ola").await.unwrap();
     let bearer = client.auth().tokens().unwrap().bearer_token();
     client.auth().sign_out().await;
@@ -550,7 +626,14 @@ async fn sign_out_revokes_with_the_user_intent_reason_and_deletes_the_record() {
 async fn a_failed_revoke_still_signs_out_locally() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::with_storage(fx.config(), keychain.clone(), None).unwrap();
+    let client = DynamicClient::new(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     sign_in(&client, &fx.jwt_for("pat"), "pat").await.unwrap();
     fx.emulator
         .inject_faults(REVOKE, vec![Fault::connection_drop(), Fault::status(500)]);
@@ -697,7 +780,14 @@ async fn two_environments_side_by_side_are_independent_even_on_one_store() {
     let store: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
     let client_for = |env: &str| {
         let config = ClientConfig::new(env).with_api_base_url(emulator.base_url());
-        DynamicClient::with_storage(config, store.clone(), None).unwrap()
+        DynamicClient::new(
+            config,
+            ClientDependencies {
+                storage: Some(store.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
     };
     let (a, b) = (client_for(ENV), client_for(OTHER_ENV));
     let jwt = |sub: &str| issuer.mint(&issuer.claims_for(sub, Duration::from_secs(600)));
@@ -858,9 +948,16 @@ async fn the_provider_renews_a_session_found_expired_at_start() {
 
     fx.pass_time(&clock, Duration::from_secs(120));
     let provider: Arc<dyn ExternalJwtProvider> = provider_for(&fx, "eve");
-    let client =
-        DynamicClient::with_clock(fx.config(), keychain.clone(), Some(provider), clock.clone())
-            .unwrap();
+    let client = DynamicClient::with_clock(
+        fx.config(),
+        ClientDependencies {
+            storage: Some(keychain.clone()),
+            jwt_provider: Some(provider),
+            ..Default::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
     let recorder = Recorder::attach(&client);
     let state = client.auth().restore().await;
     assert!(state.is_signed_in(), "{state:?}");

@@ -42,7 +42,7 @@ async fn sign_in_returns_the_user_and_the_client_keeps_the_tokens() {
     assert!(session.user.scopes.contains(&"user:basic".to_owned()));
     let credential = &session.user.verified_credentials[0];
     assert_eq!(credential.format, CredentialFormat::ExternalUser);
-    assert!(session.expires_at > SystemTime::now() + Duration::from_secs(3000));
+    assert!(session.expires_at_ms > epoch_ms(SystemTime::now() + Duration::from_secs(3000)));
 
     let tokens = client.auth().tokens().expect("tokens kept");
     let claims = payload_of(&tokens.bearer_token());
@@ -70,7 +70,7 @@ async fn the_origin_is_sent_and_becomes_the_session_audience() {
     let fx = Fixture::start().await;
     let mut config = fx.config();
     config.app_origin = Some("https://app.example.com/welcome".into());
-    let client = DynamicClient::new(config).unwrap();
+    let client = DynamicClient::new(config, Default::default()).unwrap();
     sign_in(&client, &fx.jwt_for("carol"), "carol")
         .await
         .unwrap();
@@ -85,8 +85,11 @@ async fn the_wire_request_follows_the_contract_and_never_sends_the_external_user
         "expiresAt": 4_000_000_000u64, "minifiedJwt": "a.b.c"
     });
     let server = CaptureServer::start(200, response.to_string()).await;
-    let client =
-        DynamicClient::new(ClientConfig::new(ENV).with_api_base_url(&server.base_url)).unwrap();
+    let client = DynamicClient::new(
+        ClientConfig::new(ENV).with_api_base_url(&server.base_url),
+        Default::default(),
+    )
+    .unwrap();
     let fx = Fixture::start().await;
     let jwt = fx.jwt_for("dave");
     let key = format!("03{}", "7f".repeat(32));
@@ -259,8 +262,8 @@ async fn an_expired_token_the_device_lets_through_is_rejected_as_expired() {
     let fx = Fixture::start().await;
     let mut config = fx.config();
     // A device leeway wider than the server's: the server has the last word.
-    config.clock_leeway_seconds = 3600;
-    let client = DynamicClient::new(config).unwrap();
+    config.clock_leeway_seconds = Some(3600);
+    let client = DynamicClient::new(config, Default::default()).unwrap();
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -312,9 +315,11 @@ async fn the_sandbox_user_cap_is_read_from_the_nested_403() {
 #[tokio::test]
 async fn an_unknown_environment_is_environment_not_found() {
     let fx = Fixture::start().await;
-    let client =
-        DynamicClient::new(ClientConfig::new(OTHER_ENV).with_api_base_url(fx.emulator.base_url()))
-            .unwrap();
+    let client = DynamicClient::new(
+        ClientConfig::new(OTHER_ENV).with_api_base_url(fx.emulator.base_url()),
+        Default::default(),
+    )
+    .unwrap();
     let error = sign_in(&client, &fx.jwt_for("liam"), "liam")
         .await
         .unwrap_err();
@@ -449,12 +454,12 @@ async fn tls_to_a_plain_http_server_is_a_tls_error() {
 }
 
 /// The kind of the network error a sign-in through a client at `base` ends with.
-async fn network_failure(base: &str, timeout_ms: Option<u64>) -> NetworkErrorKind {
+async fn network_failure(base: &str, timeout_ms: Option<i64>) -> NetworkErrorKind {
     let mut config = ClientConfig::new(ENV).with_api_base_url(base);
     if let Some(ms) = timeout_ms {
-        config.request_timeout_ms = ms;
+        config.request_timeout_ms = Some(ms);
     }
-    let client = DynamicClient::new(config).unwrap();
+    let client = DynamicClient::new(config, Default::default()).unwrap();
     let issuer = dynamic_byoa_emulator::TestIssuer::start().await.unwrap();
     let jwt = issuer.mint(&issuer.claims_for("nina", Duration::from_secs(600)));
     match sign_in(&client, &jwt, "nina").await {
@@ -467,13 +472,13 @@ async fn network_failure(base: &str, timeout_ms: Option<u64>) -> NetworkErrorKin
 async fn invalid_configuration_is_refused_at_construction() {
     let plain_remote =
         ClientConfig::new(ENV).with_api_base_url("http://dynamic.example.com/api/v0");
-    let error = DynamicClient::new(plain_remote).unwrap_err();
+    let error = DynamicClient::new(plain_remote, Default::default()).unwrap_err();
     assert!(
         matches!(&error, ByoaError::InvalidConfiguration { field, .. } if field == "api_base_url"),
         "{error:?}"
     );
     assert_eq!(
-        DynamicClient::new(ClientConfig::new("ENV"))
+        DynamicClient::new(ClientConfig::new("ENV"), Default::default())
             .unwrap_err()
             .code(),
         "invalid_configuration"
@@ -638,7 +643,11 @@ async fn a_connection_dropped_after_the_request_was_sent_is_not_retried() {
 async fn a_base_url_without_the_api_prefix_is_not_mistaken_for_a_missing_environment() {
     let fx = Fixture::start().await;
     let wrong_base = fx.emulator.base_url().replace("/api/v0", "");
-    let client = DynamicClient::new(ClientConfig::new(ENV).with_api_base_url(wrong_base)).unwrap();
+    let client = DynamicClient::new(
+        ClientConfig::new(ENV).with_api_base_url(wrong_base),
+        Default::default(),
+    )
+    .unwrap();
     let error = sign_in(&client, &fx.jwt_for("beth"), "beth")
         .await
         .unwrap_err();

@@ -26,7 +26,7 @@ const SESSION_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 fn manual_client(fx: &Fixture) -> (Arc<DynamicClient>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = fx.config();
-    config.auto_refresh = false;
+    config.auto_refresh = Some(false);
     let client = fx.client_with(config, Arc::new(MemoryStorage::new()), clock.clone());
     (client, clock)
 }
@@ -58,13 +58,13 @@ async fn step_up_held_in_flight(
 
 async fn access_token(
     client: &DynamicClient,
-    min_ttl_seconds: u64,
+    min_ttl_seconds: i64,
     force_refresh: bool,
 ) -> Result<String, ByoaError> {
     client
         .auth()
         .access_token(AccessTokenOptions {
-            min_ttl_seconds,
+            min_ttl_seconds: Some(min_ttl_seconds),
             force_refresh,
         })
         .await
@@ -103,7 +103,7 @@ async fn a_step_up_grants_an_elevated_token_the_app_reads_for_its_sensitive_call
 
     assert_eq!(granted.scopes, scopes(&["wallet:export"]));
     assert!(!granted.single_use);
-    let lifetime = granted.expires_at.duration_since(before).unwrap();
+    let lifetime = Duration::from_millis((granted.expires_at_ms - epoch_ms(before)) as u64);
     assert!(
         lifetime <= DEFAULT_ELEVATED_TOKEN_TTL + Duration::from_secs(2)
             && lifetime >= DEFAULT_ELEVATED_TOKEN_TTL - Duration::from_secs(5),

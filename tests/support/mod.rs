@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use dynamic_byoa::ClientDependencies;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ impl Fixture {
     }
 
     pub fn client(&self) -> Arc<DynamicClient> {
-        DynamicClient::new(self.config()).expect("valid config")
+        DynamicClient::new(self.config(), Default::default()).expect("valid config")
     }
 
     /// A client on `storage` and `clock`, with `config`.
@@ -62,7 +63,15 @@ impl Fixture {
         storage: Arc<dyn SessionStorage>,
         clock: Arc<dyn Clock>,
     ) -> Arc<DynamicClient> {
-        DynamicClient::with_clock(config, storage, None, clock).expect("valid config")
+        DynamicClient::with_clock(
+            config,
+            ClientDependencies {
+                storage: Some(storage),
+                ..Default::default()
+            },
+            clock,
+        )
+        .expect("valid config")
     }
 
     /// Lets `by` pass everywhere: on the device (`clock`), at the emulator and at the issuer.
@@ -364,4 +373,11 @@ pub async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option
         std::task::Poll::Pending => std::task::Poll::Ready(None),
     })
     .await
+}
+
+/// `time` in milliseconds since the Unix epoch: how the API states an instant.
+pub fn epoch_ms(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
 }

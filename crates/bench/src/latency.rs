@@ -33,6 +33,7 @@ pub fn measure(fixture: &Fixture, signins: usize) -> BoxResult<Latency> {
         .build()?;
     let client = DynamicClient::new(
         ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(fixture.base_url()),
+        Default::default(),
     )?;
     let raw = RawSignIn::new(fixture)?;
     let before = fixture.signin_count();

@@ -6,6 +6,7 @@
 //! signed-in UI: client construction, the storage read (a file, or memory), decoding the record
 //! and settling the state machine.
 
+use dynamic_byoa::ClientDependencies;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,13 @@ pub fn measure(fixture: &Fixture, scratch: &std::path::Path, runs: usize) -> Box
     let _ = std::fs::remove_dir_all(&dir);
     let file: Arc<dyn SessionStorage> = Arc::new(FileStorage::new(&dir));
     let online = ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(fixture.base_url());
-    let client = DynamicClient::with_storage(online, file.clone(), None)?;
+    let client = DynamicClient::new(
+        online,
+        ClientDependencies {
+            storage: Some(file.clone()),
+            ..Default::default()
+        },
+    )?;
     driver.block_on(client.auth().external().sign_in_with_external_jwt(
         SignInWithExternalJwtParams {
             external_jwt: fixture.external_jwt.clone(),
@@ -70,7 +77,13 @@ fn restore_once(
     storage: &Arc<dyn SessionStorage>,
 ) -> BoxResult<Duration> {
     let started = Instant::now();
-    let client = DynamicClient::with_storage(config.clone(), storage.clone(), None)?;
+    let client = DynamicClient::new(
+        config.clone(),
+        ClientDependencies {
+            storage: Some(storage.clone()),
+            ..Default::default()
+        },
+    )?;
     let state = driver.block_on(client.auth().restore());
     let elapsed = started.elapsed();
     match state {

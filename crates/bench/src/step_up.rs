@@ -26,7 +26,7 @@ pub fn measure(fixture: &Fixture, token_runs: usize, step_up_runs: usize) -> Box
         .enable_all()
         .build()?;
     let config = ClientConfig::new(ENVIRONMENT_ID).with_api_base_url(fixture.base_url());
-    let client = DynamicClient::new(config)?;
+    let client = DynamicClient::new(config, Default::default())?;
     let auth = client.auth();
     driver.block_on(
         auth.external()

@@ -1,5 +1,6 @@
 //! `byoa demo`: the whole flow on loopback, with nothing to configure.
 
+use dynamic_byoa::ClientDependencies;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -140,7 +141,7 @@ pub async fn run() -> CliResult {
     let refreshed = client.auth().refresh().await?;
     println!(
         "      refresh() -> expires {} (same device key, fresh nonce)",
-        httpdate::fmt_http_date(refreshed.expires_at)
+        httpdate::fmt_http_date(instant(refreshed.expires_at_ms))
     );
     client.auth().sign_out().await;
     println!(
@@ -184,8 +185,7 @@ async fn step_up(
         })
     };
     let granted = verify(&assertion).await?;
-    let minutes = granted
-        .expires_at
+    let minutes = instant(granted.expires_at_ms)
         .duration_since(SystemTime::now())
         .map_or(0, |d| d.as_secs().div_ceil(60));
     println!(
@@ -219,7 +219,14 @@ fn bound_client(
 ) -> Result<Arc<DynamicClient>, dynamic_byoa::ByoaError> {
     let storage: Arc<dyn SessionStorage> = Arc::new(FileStorage::new(dir));
     let signer = Arc::new(SoftwareKeySigner::new(storage.clone()));
-    DynamicClient::with_key_signer(config.clone(), storage, signer, None)
+    DynamicClient::new(
+        config.clone(),
+        ClientDependencies {
+            storage: Some(storage),
+            key_signer: Some(signer),
+            ..Default::default()
+        },
+    )
 }
 
 /// A public key, shortened for display.
@@ -290,14 +297,13 @@ fn print_session(session: &SignedInSession) {
                 .unwrap_or("")
         );
     }
-    let minutes = session
-        .expires_at
+    let minutes = instant(session.expires_at_ms)
         .duration_since(SystemTime::now())
         .map(|d| d.as_secs() / 60)
         .unwrap_or(0);
     println!(
         "      expires      {} (in {minutes} min)",
-        httpdate::fmt_http_date(session.expires_at)
+        httpdate::fmt_http_date(instant(session.expires_at_ms))
     );
 }
 
@@ -324,4 +330,9 @@ fn segment_json(jwt: &str, index: usize) -> Value {
         })
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or(Value::Null)
+}
+
+/// An instant of the API (milliseconds since the Unix epoch) as a `SystemTime`.
+fn instant(epoch_ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64)
 }

@@ -41,6 +41,7 @@ fn run() -> Result<String, Box<dyn std::error::Error>> {
     };
     let client = DynamicClient::new(
         ClientConfig::new(field("environmentId")?).with_api_base_url(field("apiBaseUrl")?),
+        Default::default(),
     )?;
     let session = block_on(client.auth().external().sign_in_with_external_jwt(
         SignInWithExternalJwtParams {
