@@ -471,31 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
-    typealias FfiType = UInt16
-    typealias SwiftType = UInt16
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -601,49 +585,6 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         let len = Int32(value.count)
         writeInt(&buf, len)
         writeBytes(&buf, value)
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
-    typealias SwiftType = Date
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
-        let seconds: Int64 = try readInt(&buf)
-        let nanoseconds: UInt32 = try readInt(&buf)
-        // Build the Date from whole seconds first, then add the nanoseconds as a
-        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
-        // so adding a small fraction to the ~7.8e8 base is twice as precise as
-        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
-        // leaves more mantissa bits for the sub-second part.
-        if seconds >= 0 {
-            return Date(timeIntervalSince1970: Double(seconds))
-                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
-        } else {
-            return Date(timeIntervalSince1970: Double(seconds))
-                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
-        }
-    }
-
-    public static func write(_ value: Date, into buf: inout [UInt8]) {
-        var delta = value.timeIntervalSince1970
-        var sign: Int64 = 1
-        if delta < 0 {
-            // The nanoseconds portion of the epoch offset must always be
-            // positive, to simplify the calculation we will use the absolute
-            // value of the offset.
-            sign = -1
-            delta = -delta
-        }
-        if delta.rounded(.down) > Double(Int64.max) {
-            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
-        }
-        let seconds = Int64(delta)
-        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
-        writeInt(&buf, sign * seconds)
-        writeInt(&buf, nanoseconds)
     }
 }
 
@@ -990,7 +931,7 @@ open class AuthModule: AuthModuleProtocol, @unchecked Sendable {
      * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
      * ends the session (as `refresh()` does) and fails with its error.
      */
-open func accessToken(options: AccessTokenOptions)async throws  -> String  {
+open func accessToken(options: AccessTokenOptions = AccessTokenOptions())async throws  -> String  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
@@ -1256,15 +1197,17 @@ open class DynamicClient: DynamicClientProtocol, @unchecked Sendable, CustomDebu
         return try! rustCall { uniffi_dynamic_byoa_fn_clone_dynamicclient(self.handle, $0) }
     }
     /**
-     * A client whose session lives in memory only (nothing survives the process). Validates
-     * `config`; does no I/O.
+     * A client for `config.environment_id`, using the `dependencies` given and the defaults
+     * for the rest. Validates `config`; does no I/O (a stored session is read in the
+     * background, off the calling thread).
      */
-public convenience init(config: ClientConfig)throws  {
+public convenience init(config: ClientConfig, dependencies: ClientDependencies = ClientDependencies())throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeByoaError_lift) {
         uniffiCallStatus in
     uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(
-        FfiConverterTypeClientConfig_lower(config),uniffiCallStatus
+        FfiConverterTypeClientConfig_lower(config),
+        FfiConverterTypeClientDependencies_lower(dependencies),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1279,43 +1222,6 @@ public convenience init(config: ClientConfig)throws  {
         try! rustCall { uniffi_dynamic_byoa_fn_free_dynamicclient(handle, $0) }
     }
 
-    
-    /**
-     * `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
-     * phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
-     * Each sign-in is bound to a new session key (when `config.bind_session_key`, the
-     * default), and sign-in and refresh carry a signature of a server nonce by the device key.
-     */
-public static func withKeySigner(config: ClientConfig, storage: SessionStorage, keySigner: KeySigner, jwtProvider: ExternalJwtProvider? = nil)throws  -> DynamicClient  {
-    return try  FfiConverterTypeDynamicClient_lift(try rustCallWithError(FfiConverterTypeByoaError_lift) {
-        uniffiCallStatus in
-    uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(
-        FfiConverterTypeClientConfig_lower(config),
-        FfiConverterTypeSessionStorage_lower(storage),
-        FfiConverterTypeKeySigner_lower(keySigner),
-        FfiConverterOptionTypeExternalJwtProvider.lower(jwtProvider),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * A client that keeps its session in `storage` (the platform's secure store) and restores
-     * it from there: the state starts as `Restoring` and settles in the background (await
-     * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
-     * external JWT when the session cannot be refreshed or has expired, including a session
-     * found expired by this first restore (which is why it is a constructor argument).
-     * Validates `config`; the storage is read off the calling thread.
-     */
-public static func withStorage(config: ClientConfig, storage: SessionStorage, jwtProvider: ExternalJwtProvider? = nil)throws  -> DynamicClient  {
-    return try  FfiConverterTypeDynamicClient_lift(try rustCallWithError(FfiConverterTypeByoaError_lift) {
-        uniffiCallStatus in
-    uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(
-        FfiConverterTypeClientConfig_lower(config),
-        FfiConverterTypeSessionStorage_lower(storage),
-        FfiConverterOptionTypeExternalJwtProvider.lower(jwtProvider),uniffiCallStatus
-    )
-})
-}
     
 
     
@@ -1408,7 +1314,7 @@ public protocol ExternalAuthModuleProtocol: AnyObject, Sendable {
     
     /**
      * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
-     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     * the session cannot be refreshed or has expired (see `ClientDependencies::jwt_provider`).
      */
     func setJwtProvider(provider: ExternalJwtProvider?) 
     
@@ -1489,7 +1395,7 @@ open class ExternalAuthModule: ExternalAuthModuleProtocol, @unchecked Sendable {
     
     /**
      * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
-     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     * the session cannot be refreshed or has expired (see `ClientDependencies::jwt_provider`).
      */
 open func setJwtProvider(provider: ExternalJwtProvider?)  {try! rustCall() {
         uniffiCallStatus in
@@ -1831,6 +1737,480 @@ public func FfiConverterTypeExternalJwtProvider_lift(_ handle: UInt64) throws ->
 #endif
 public func FfiConverterTypeExternalJwtProvider_lower(_ value: ExternalJwtProvider) -> UInt64 {
     return FfiConverterTypeExternalJwtProvider.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A request to send. An object, not a record, so that printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows no header value and no body: both carry tokens.
+ */
+public protocol HttpRequestProtocol: AnyObject, Sendable {
+    
+    /**
+     * The body; empty when the request has none. Never log it.
+     */
+    func body()  -> Data
+    
+    /**
+     * Every header to send, in order. Values include the bearer token: never log them.
+     */
+    func headers()  -> [HttpHeader]
+    
+    /**
+     * The largest body the client accepts; reading may stop once a body is longer.
+     */
+    func maxResponseBytes()  -> Int64
+    
+    func method()  -> HttpMethod
+    
+    /**
+     * How long the whole exchange may take, connecting included, in milliseconds. The client
+     * also stops waiting then, and drops (cancels) the call.
+     */
+    func timeoutMs()  -> Int64
+    
+    /**
+     * Absolute: `https://…`, or `http://` to a loopback host.
+     */
+    func url()  -> String
+    
+}
+/**
+ * A request to send. An object, not a record, so that printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows no header value and no body: both carry tokens.
+ */
+open class HttpRequest: HttpRequestProtocol, @unchecked Sendable, CustomDebugStringConvertible, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_httprequest(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_httprequest(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The body; empty when the request has none. Never log it.
+     */
+open func body() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_body(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every header to send, in order. Values include the bearer token: never log them.
+     */
+open func headers() -> [HttpHeader]  {
+    return try!  FfiConverterSequenceTypeHttpHeader.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_headers(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The largest body the client accepts; reading may stop once a body is longer.
+     */
+open func maxResponseBytes() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_max_response_bytes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func method() -> HttpMethod  {
+    return try!  FfiConverterTypeHttpMethod_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_method(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How long the whole exchange may take, connecting included, in milliseconds. The client
+     * also stops waiting then, and drops (cancels) the call.
+     */
+open func timeoutMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_timeout_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Absolute: `https://…`, or `http://` to a loopback host.
+     */
+open func url() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpRequest: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpRequest
+
+    public static func lift(_ handle: UInt64) throws -> HttpRequest {
+        return HttpRequest(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: HttpRequest) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpRequest {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpRequest, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lift(_ handle: UInt64) throws -> HttpRequest {
+    return try FfiConverterTypeHttpRequest.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpRequest_lower(_ value: HttpRequest) -> UInt64 {
+    return FfiConverterTypeHttpRequest.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Sends one HTTP request for the client. Implemented by the platform layer (or by the app, to
+ * route the client through its own HTTP stack); see the module docs for the rules.
+ */
+public protocol HttpTransport: AnyObject, Sendable {
+    
+    /**
+     * Sends `request` once and returns the response as received, whatever its status (a 4xx,
+     * 5xx or 3xx is a response, not an error). Errors are for requests that got no response.
+     */
+    func send(request: HttpRequest) async throws  -> HttpResponse
+    
+}
+/**
+ * Sends one HTTP request for the client. Implemented by the platform layer (or by the app, to
+ * route the client through its own HTTP stack); see the module docs for the rules.
+ */
+open class HttpTransportImpl: HttpTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dynamic_byoa_fn_clone_httptransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dynamic_byoa_fn_free_httptransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Sends `request` once and returns the response as received, whatever its status (a 4xx,
+     * 5xx or 3xx is a response, not an error). Errors are for requests that got no response.
+     */
+open func send(request: HttpRequest)async throws  -> HttpResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_dynamic_byoa_fn_method_httptransport_send(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_dynamic_byoa_rust_future_poll_rust_buffer,
+            completeFunc: ffi_dynamic_byoa_rust_future_complete_rust_buffer,
+            freeFunc: ffi_dynamic_byoa_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeHttpResponse_lift,
+            errorHandler: FfiConverterTypeHttpError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHttpTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHttpTransport = UniffiVTableCallbackInterfaceHttpTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHttpTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HttpTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHttpTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HttpTransport: handle missing in uniffiClone")
+            }
+        },
+        send: { (
+            uniffiHandle: UInt64,
+            request: UInt64,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> HttpResponse in
+                guard let uniffiObj = try? FfiConverterTypeHttpTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.send(
+                     request: try FfiConverterTypeHttpRequest_lift(request)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: HttpResponse) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeHttpResponse_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeHttpError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHttpTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHttpTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHttpTransport() {
+    uniffi_dynamic_byoa_fn_init_callback_vtable_httptransport(UniffiCallbackInterfaceHttpTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HttpTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HttpTransport
+
+    public static func lift(_ handle: UInt64) throws -> HttpTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HttpTransport) -> UInt64 {
+         if let rustImpl = value as? HttpTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HttpTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lift(_ handle: UInt64) throws -> HttpTransport {
+    return try FfiConverterTypeHttpTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpTransport_lower(_ value: HttpTransport) -> UInt64 {
+    return FfiConverterTypeHttpTransport.lower(value)
 }
 
 
@@ -2816,7 +3196,10 @@ public protocol SessionTokensProtocol: AnyObject, Sendable {
      */
     func bearerToken()  -> String
     
-    func expiresAt()  -> Date
+    /**
+     * When the tokens expire (server time), in milliseconds since the Unix epoch.
+     */
+    func expiresAtMs()  -> Int64
     
     /**
      * The ID token (`jwt`) with the user's full claims, when Dynamic returned one.
@@ -2895,10 +3278,13 @@ open func bearerToken() -> String  {
 })
 }
     
-open func expiresAt() -> Date  {
-    return try!  FfiConverterTimestamp.lift(try! rustCall() {
+    /**
+     * When the tokens expire (server time), in milliseconds since the Unix epoch.
+     */
+open func expiresAtMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at(
+    uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at_ms(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2991,10 +3377,10 @@ public func FfiConverterTypeSessionTokens_lower(_ value: SessionTokens) -> UInt6
  */
 public struct AccessTokenOptions: Equatable, Hashable {
     /**
-     * The token must stay valid this many seconds more, or it is refreshed first. A value over
-     * half the session's lifetime counts as half of it.
+     * The token must stay valid this many seconds more, or it is refreshed first; default 60.
+     * A value over half the session's lifetime counts as half of it.
      */
-    public let minTtlSeconds: UInt64
+    public let minTtlSeconds: Int64?
     /**
      * Refresh even if the token is fresh enough.
      */
@@ -3004,9 +3390,9 @@ public struct AccessTokenOptions: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The token must stay valid this many seconds more, or it is refreshed first. A value over
-         * half the session's lifetime counts as half of it.
-         */minTtlSeconds: UInt64 = UInt64(60), 
+         * The token must stay valid this many seconds more, or it is refreshed first; default 60.
+         * A value over half the session's lifetime counts as half of it.
+         */minTtlSeconds: Int64? = nil, 
         /**
          * Refresh even if the token is fresh enough.
          */forceRefresh: Bool = false) {
@@ -3030,13 +3416,13 @@ public struct FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessTokenOptions {
         return
             try AccessTokenOptions(
-                minTtlSeconds: FfiConverterUInt64.read(from: &buf), 
+                minTtlSeconds: FfiConverterOptionInt64.read(from: &buf), 
                 forceRefresh: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: AccessTokenOptions, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.minTtlSeconds, into: &buf)
+        FfiConverterOptionInt64.write(value.minTtlSeconds, into: &buf)
         FfiConverterBool.write(value.forceRefresh, into: &buf)
     }
 }
@@ -3058,7 +3444,8 @@ public func FfiConverterTypeAccessTokenOptions_lower(_ value: AccessTokenOptions
 
 
 /**
- * How to reach Dynamic. Only `environment_id` is required.
+ * How to reach Dynamic. Only `environment_id` is required; every other setting left unset
+ * (`None`) takes the default its documentation names.
  */
 public struct ClientConfig: Equatable, Hashable {
     /**
@@ -3066,7 +3453,7 @@ public struct ClientConfig: Equatable, Hashable {
      */
     public let environmentId: String
     /**
-     * API base including `/api/v0`; defaults to `https://app.dynamicauth.com/api/v0`.
+     * API base including `/api/v0`; default `https://app.dynamicauth.com/api/v0`.
      * `http://` is accepted only for loopback hosts (a local emulator).
      */
     public let apiBaseUrl: String?
@@ -3076,22 +3463,25 @@ public struct ClientConfig: Equatable, Hashable {
      */
     public let appOrigin: String?
     /**
-     * Overall time for one call, retries included, in milliseconds.
+     * Overall time for one call, retries included, in milliseconds (1 to 120 000); default
+     * 15 000.
      */
-    public let requestTimeoutMs: UInt64
+    public let requestTimeoutMs: Int64?
     /**
-     * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
+     * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending, in
+     * seconds (0 to 3600); default 60.
      */
-    public let clockLeewaySeconds: UInt64
+    public let clockLeewaySeconds: Int64?
     /**
-     * Refresh the session automatically before it expires.
+     * Refresh the session automatically before it expires; default true.
      */
-    public let autoRefresh: Bool
+    public let autoRefresh: Bool?
     /**
-     * How long before expiry (server time) the automatic refresh happens. Capped at half the
-     * session's lifetime, so a short session is not refreshed in a loop.
+     * How long before expiry (server time) the automatic refresh happens, in seconds (0 to a
+     * week); default 300. Capped at half the session's lifetime, so a short session is not
+     * refreshed in a loop.
      */
-    public let refreshMarginSeconds: UInt64
+    public let refreshMarginSeconds: Int64?
     /**
      * True on the first launch after the app was (re)installed; the platform layer finds out
      * (a marker in app-private storage) and sets it. A session that a previous install left in
@@ -3100,9 +3490,9 @@ public struct ClientConfig: Equatable, Hashable {
     public let freshInstall: Bool
     /**
      * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
-     * `session_public_key`). Takes effect only on a client given a `KeySigner`.
+     * `session_public_key`); default true. Takes effect only on a client given a `KeySigner`.
      */
-    public let bindSessionKey: Bool
+    public let bindSessionKey: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3111,7 +3501,7 @@ public struct ClientConfig: Equatable, Hashable {
          * The environment id from Dynamic's dashboard: a lowercase UUID.
          */environmentId: String, 
         /**
-         * API base including `/api/v0`; defaults to `https://app.dynamicauth.com/api/v0`.
+         * API base including `/api/v0`; default `https://app.dynamicauth.com/api/v0`.
          * `http://` is accepted only for loopback hosts (a local emulator).
          */apiBaseUrl: String? = nil, 
         /**
@@ -3119,18 +3509,21 @@ public struct ClientConfig: Equatable, Hashable {
          * the session token's `aud`. Only scheme, host and port are used.
          */appOrigin: String? = nil, 
         /**
-         * Overall time for one call, retries included, in milliseconds.
-         */requestTimeoutMs: UInt64 = UInt64(15000), 
+         * Overall time for one call, retries included, in milliseconds (1 to 120 000); default
+         * 15 000.
+         */requestTimeoutMs: Int64? = nil, 
         /**
-         * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
-         */clockLeewaySeconds: UInt64 = UInt64(60), 
+         * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending, in
+         * seconds (0 to 3600); default 60.
+         */clockLeewaySeconds: Int64? = nil, 
         /**
-         * Refresh the session automatically before it expires.
-         */autoRefresh: Bool = true, 
+         * Refresh the session automatically before it expires; default true.
+         */autoRefresh: Bool? = nil, 
         /**
-         * How long before expiry (server time) the automatic refresh happens. Capped at half the
-         * session's lifetime, so a short session is not refreshed in a loop.
-         */refreshMarginSeconds: UInt64 = UInt64(300), 
+         * How long before expiry (server time) the automatic refresh happens, in seconds (0 to a
+         * week); default 300. Capped at half the session's lifetime, so a short session is not
+         * refreshed in a loop.
+         */refreshMarginSeconds: Int64? = nil, 
         /**
          * True on the first launch after the app was (re)installed; the platform layer finds out
          * (a marker in app-private storage) and sets it. A session that a previous install left in
@@ -3138,8 +3531,8 @@ public struct ClientConfig: Equatable, Hashable {
          */freshInstall: Bool = false, 
         /**
          * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
-         * `session_public_key`). Takes effect only on a client given a `KeySigner`.
-         */bindSessionKey: Bool = true) {
+         * `session_public_key`); default true. Takes effect only on a client given a `KeySigner`.
+         */bindSessionKey: Bool? = nil) {
         self.environmentId = environmentId
         self.apiBaseUrl = apiBaseUrl
         self.appOrigin = appOrigin
@@ -3170,12 +3563,12 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 environmentId: FfiConverterString.read(from: &buf), 
                 apiBaseUrl: FfiConverterOptionString.read(from: &buf), 
                 appOrigin: FfiConverterOptionString.read(from: &buf), 
-                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                clockLeewaySeconds: FfiConverterUInt64.read(from: &buf), 
-                autoRefresh: FfiConverterBool.read(from: &buf), 
-                refreshMarginSeconds: FfiConverterUInt64.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                clockLeewaySeconds: FfiConverterOptionInt64.read(from: &buf), 
+                autoRefresh: FfiConverterOptionBool.read(from: &buf), 
+                refreshMarginSeconds: FfiConverterOptionInt64.read(from: &buf), 
                 freshInstall: FfiConverterBool.read(from: &buf), 
-                bindSessionKey: FfiConverterBool.read(from: &buf)
+                bindSessionKey: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -3183,12 +3576,12 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterString.write(value.environmentId, into: &buf)
         FfiConverterOptionString.write(value.apiBaseUrl, into: &buf)
         FfiConverterOptionString.write(value.appOrigin, into: &buf)
-        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.clockLeewaySeconds, into: &buf)
-        FfiConverterBool.write(value.autoRefresh, into: &buf)
-        FfiConverterUInt64.write(value.refreshMarginSeconds, into: &buf)
+        FfiConverterOptionInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionInt64.write(value.clockLeewaySeconds, into: &buf)
+        FfiConverterOptionBool.write(value.autoRefresh, into: &buf)
+        FfiConverterOptionInt64.write(value.refreshMarginSeconds, into: &buf)
         FfiConverterBool.write(value.freshInstall, into: &buf)
-        FfiConverterBool.write(value.bindSessionKey, into: &buf)
+        FfiConverterOptionBool.write(value.bindSessionKey, into: &buf)
     }
 }
 
@@ -3209,6 +3602,112 @@ public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuf
 
 
 /**
+ * What the platform (or the app) plugs into a client. Every field is optional and defaults as
+ * its documentation says; pass only what you have.
+ */
+public struct ClientDependencies {
+    /**
+     * Where the session is kept and restored from: the platform's secure store. Default: memory
+     * only (nothing survives the process, and the client starts `SignedOut`). With a store the
+     * state starts as `Restoring` and settles in the background (await `auth().restore()`).
+     */
+    public let storage: SessionStorage?
+    /**
+     * This install's keys (Secure Enclave, Android Keystore, or `software_key_signer(storage)`):
+     * with one, each sign-in is bound to a new session key (unless
+     * `config.bind_session_key` is false) and sign-in and refresh carry a signature of a server
+     * nonce by the device key. Default: none (sessions are not device-bound).
+     */
+    public let keySigner: KeySigner?
+    /**
+     * Asked for a fresh external JWT when the session cannot be refreshed or has expired,
+     * including a session found expired by the first restore. Default: none (the session ends).
+     */
+    public let jwtProvider: ExternalJwtProvider?
+    /**
+     * The HTTP stack every request goes through (OkHttp, URLSession, the app's own). Default:
+     * the built-in reqwest stack, where the library was built with it (desktop, CLI, tests);
+     * the mobile build has none, and a client without a transport is refused.
+     */
+    public let httpTransport: HttpTransport?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where the session is kept and restored from: the platform's secure store. Default: memory
+         * only (nothing survives the process, and the client starts `SignedOut`). With a store the
+         * state starts as `Restoring` and settles in the background (await `auth().restore()`).
+         */storage: SessionStorage? = nil, 
+        /**
+         * This install's keys (Secure Enclave, Android Keystore, or `software_key_signer(storage)`):
+         * with one, each sign-in is bound to a new session key (unless
+         * `config.bind_session_key` is false) and sign-in and refresh carry a signature of a server
+         * nonce by the device key. Default: none (sessions are not device-bound).
+         */keySigner: KeySigner? = nil, 
+        /**
+         * Asked for a fresh external JWT when the session cannot be refreshed or has expired,
+         * including a session found expired by the first restore. Default: none (the session ends).
+         */jwtProvider: ExternalJwtProvider? = nil, 
+        /**
+         * The HTTP stack every request goes through (OkHttp, URLSession, the app's own). Default:
+         * the built-in reqwest stack, where the library was built with it (desktop, CLI, tests);
+         * the mobile build has none, and a client without a transport is refused.
+         */httpTransport: HttpTransport? = nil) {
+        self.storage = storage
+        self.keySigner = keySigner
+        self.jwtProvider = jwtProvider
+        self.httpTransport = httpTransport
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClientDependencies: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClientDependencies: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClientDependencies {
+        return
+            try ClientDependencies(
+                storage: FfiConverterOptionTypeSessionStorage.read(from: &buf), 
+                keySigner: FfiConverterOptionTypeKeySigner.read(from: &buf), 
+                jwtProvider: FfiConverterOptionTypeExternalJwtProvider.read(from: &buf), 
+                httpTransport: FfiConverterOptionTypeHttpTransport.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClientDependencies, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeSessionStorage.write(value.storage, into: &buf)
+        FfiConverterOptionTypeKeySigner.write(value.keySigner, into: &buf)
+        FfiConverterOptionTypeExternalJwtProvider.write(value.jwtProvider, into: &buf)
+        FfiConverterOptionTypeHttpTransport.write(value.httpTransport, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientDependencies_lift(_ buf: RustBuffer) throws -> ClientDependencies {
+    return try FfiConverterTypeClientDependencies.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientDependencies_lower(_ value: ClientDependencies) -> RustBuffer {
+    return FfiConverterTypeClientDependencies.lower(value)
+}
+
+
+/**
  * What a step-up granted. The token itself is read with `auth().elevated_access_token(scopes)`
  * when the sensitive call is made; it is not part of this record, so printing it is safe.
  */
@@ -3217,7 +3716,10 @@ public struct ElevatedAccess: Equatable, Hashable {
      * The scopes the elevated token allows (the assertion's `scope`, split on spaces).
      */
     public let scopes: [String]
-    public let expiresAt: Date
+    /**
+     * When the elevated token expires (server time), in milliseconds since the Unix epoch.
+     */
+    public let expiresAtMs: Int64
     /**
      * True when the token works for one call only: it is handed out once.
      */
@@ -3228,12 +3730,15 @@ public struct ElevatedAccess: Equatable, Hashable {
     public init(
         /**
          * The scopes the elevated token allows (the assertion's `scope`, split on spaces).
-         */scopes: [String], expiresAt: Date, 
+         */scopes: [String], 
+        /**
+         * When the elevated token expires (server time), in milliseconds since the Unix epoch.
+         */expiresAtMs: Int64, 
         /**
          * True when the token works for one call only: it is handed out once.
          */singleUse: Bool) {
         self.scopes = scopes
-        self.expiresAt = expiresAt
+        self.expiresAtMs = expiresAtMs
         self.singleUse = singleUse
     }
 
@@ -3254,14 +3759,14 @@ public struct FfiConverterTypeElevatedAccess: FfiConverterRustBuffer {
         return
             try ElevatedAccess(
                 scopes: FfiConverterSequenceString.read(from: &buf), 
-                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                expiresAtMs: FfiConverterInt64.read(from: &buf), 
                 singleUse: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: ElevatedAccess, into buf: inout [UInt8]) {
         FfiConverterSequenceString.write(value.scopes, into: &buf)
-        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
         FfiConverterBool.write(value.singleUse, into: &buf)
     }
 }
@@ -3279,6 +3784,148 @@ public func FfiConverterTypeElevatedAccess_lift(_ buf: RustBuffer) throws -> Ele
 #endif
 public func FfiConverterTypeElevatedAccess_lower(_ value: ElevatedAccess) -> RustBuffer {
     return FfiConverterTypeElevatedAccess.lower(value)
+}
+
+
+/**
+ * One header, in the order it is sent or was received.
+ */
+public struct HttpHeader: Equatable, Hashable {
+    public let name: String
+    public let value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpHeader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
+        return
+            try HttpHeader(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lift(_ buf: RustBuffer) throws -> HttpHeader {
+    return try FfiConverterTypeHttpHeader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer {
+    return FfiConverterTypeHttpHeader.lower(value)
+}
+
+
+/**
+ * A response as the HTTP stack received it.
+ */
+public struct HttpResponse: Equatable, Hashable {
+    /**
+     * The status code as received (the client refuses anything outside 100-599).
+     */
+    public let status: Int32
+    /**
+     * Every header as received, in order; names in any case.
+     */
+    public let headers: [HttpHeader]
+    public let body: Data
+    /**
+     * The URL that answered, if the stack reports it. The client refuses a response from any
+     * URL but the one it asked for: it means the stack followed a redirect.
+     */
+    public let url: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The status code as received (the client refuses anything outside 100-599).
+         */status: Int32, 
+        /**
+         * Every header as received, in order; names in any case.
+         */headers: [HttpHeader], body: Data, 
+        /**
+         * The URL that answered, if the stack reports it. The client refuses a response from any
+         * URL but the one it asked for: it means the stack followed a redirect.
+         */url: String? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpResponse {
+        return
+            try HttpResponse(
+                status: FfiConverterInt32.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf), 
+                url: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpResponse, into buf: inout [UInt8]) {
+        FfiConverterInt32.write(value.status, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+        FfiConverterOptionString.write(value.url, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lift(_ buf: RustBuffer) throws -> HttpResponse {
+    return try FfiConverterTypeHttpResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpResponse_lower(_ value: HttpResponse) -> RustBuffer {
+    return FfiConverterTypeHttpResponse.lower(value)
 }
 
 
@@ -3392,18 +4039,20 @@ public func FfiConverterTypeSignInWithExternalJwtParams_lower(_ value: SignInWit
 public struct SignedInSession: Equatable, Hashable {
     public let user: UserProfile
     /**
-     * When Dynamic's session ends (`expiresAt`).
+     * When Dynamic's session ends (`expiresAt`, server time), in milliseconds since the Unix
+     * epoch.
      */
-    public let expiresAt: Date
+    public let expiresAtMs: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(user: UserProfile, 
         /**
-         * When Dynamic's session ends (`expiresAt`).
-         */expiresAt: Date) {
+         * When Dynamic's session ends (`expiresAt`, server time), in milliseconds since the Unix
+         * epoch.
+         */expiresAtMs: Int64) {
         self.user = user
-        self.expiresAt = expiresAt
+        self.expiresAtMs = expiresAtMs
     }
 
     
@@ -3423,13 +4072,13 @@ public struct FfiConverterTypeSignedInSession: FfiConverterRustBuffer {
         return
             try SignedInSession(
                 user: FfiConverterTypeUserProfile.read(from: &buf), 
-                expiresAt: FfiConverterTimestamp.read(from: &buf)
+                expiresAtMs: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: SignedInSession, into buf: inout [UInt8]) {
         FfiConverterTypeUserProfile.write(value.user, into: &buf)
-        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAtMs, into: &buf)
     }
 }
 
@@ -3766,7 +4415,7 @@ public enum AuthState: Equatable, Hashable {
     case signedOut(reason: SignOutReason?
     )
     /**
-     * Signed in until `session.expires_at` (server time); refreshed ahead of it when
+     * Signed in until `session.expires_at_ms` (server time); refreshed ahead of it when
      * automatic refresh is on.
      */
     case signedIn(session: SignedInSession
@@ -3871,7 +4520,7 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case JwtNotJson(segment: String
     )
-    case JwtTooLarge(size: UInt64, limit: UInt64
+    case JwtTooLarge(size: Int64, limit: Int64
     )
     case UnsupportedAlgorithm(alg: String
     )
@@ -3879,16 +4528,16 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case InvalidClaim(claim: String, expected: String
     )
-    case JwtExpired(expiredAt: Int64, now: Int64, leewaySeconds: UInt64
+    case JwtExpired(expiredAtMs: Int64, nowMs: Int64, leewaySeconds: Int64
     )
-    case JwtNotYetValid(claim: String, validFrom: Int64, now: Int64, leewaySeconds: UInt64
+    case JwtNotYetValid(claim: String, validFromMs: Int64, nowMs: Int64, leewaySeconds: Int64
     )
     case ExternalUserIdMismatch(jwtSub: String, externalUserId: String
     )
     case InvalidSessionPublicKey
     case ExternalAuthRejected(reason: RejectionReason, serverDetail: String
     )
-    case RateLimited(retryAfterSeconds: UInt64?
+    case RateLimited(retryAfterSeconds: Int64?
     )
     case SandboxLimitReached(serverDetail: String
     )
@@ -3896,9 +4545,9 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case EnvironmentNotFound(environmentId: String
     )
-    case RequestRejected(status: UInt16, code: String?, serverDetail: String
+    case RequestRejected(status: Int32, code: String?, serverDetail: String
     )
-    case ServerError(status: UInt16, serverDetail: String
+    case ServerError(status: Int32, serverDetail: String
     )
     case DeviceSignatureRejected(reason: DeviceSignatureReason, serverDetail: String
     )
@@ -3915,7 +4564,7 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case Network(kind: NetworkErrorKind, detail: String
     )
-    case InvalidResponse(status: UInt16, detail: String
+    case InvalidResponse(status: Int32, detail: String
     )
     case InvalidConfiguration(field: String, detail: String
     )
@@ -3924,12 +4573,38 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     /**
+     * What the app should do about this error, for a `when`/`switch` that need not list every
+     * variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+     */
+public func category() -> ErrorCategory  {
+    return try!  FfiConverterTypeErrorCategory_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_byoaerror_category(
+            FfiConverterTypeByoaError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The stable snake_case code of this error, identical on every platform.
      */
 public func code() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_dynamic_byoa_fn_method_byoaerror_code(
+            FfiConverterTypeByoaError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * True when the same call, made again later, may succeed without anything else changing:
+     * the `RetryLater` and `Network` categories.
+     */
+public func isRetryable() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_byoaerror_is_retryable(
             FfiConverterTypeByoaError_lower(self),uniffiCallStatus
     )
 })
@@ -3981,8 +4656,8 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             segment: try FfiConverterString.read(from: &buf)
             )
         case 4: return .JwtTooLarge(
-            size: try FfiConverterUInt64.read(from: &buf), 
-            limit: try FfiConverterUInt64.read(from: &buf)
+            size: try FfiConverterInt64.read(from: &buf), 
+            limit: try FfiConverterInt64.read(from: &buf)
             )
         case 5: return .UnsupportedAlgorithm(
             alg: try FfiConverterString.read(from: &buf)
@@ -3995,15 +4670,15 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             expected: try FfiConverterString.read(from: &buf)
             )
         case 8: return .JwtExpired(
-            expiredAt: try FfiConverterInt64.read(from: &buf), 
-            now: try FfiConverterInt64.read(from: &buf), 
-            leewaySeconds: try FfiConverterUInt64.read(from: &buf)
+            expiredAtMs: try FfiConverterInt64.read(from: &buf), 
+            nowMs: try FfiConverterInt64.read(from: &buf), 
+            leewaySeconds: try FfiConverterInt64.read(from: &buf)
             )
         case 9: return .JwtNotYetValid(
             claim: try FfiConverterString.read(from: &buf), 
-            validFrom: try FfiConverterInt64.read(from: &buf), 
-            now: try FfiConverterInt64.read(from: &buf), 
-            leewaySeconds: try FfiConverterUInt64.read(from: &buf)
+            validFromMs: try FfiConverterInt64.read(from: &buf), 
+            nowMs: try FfiConverterInt64.read(from: &buf), 
+            leewaySeconds: try FfiConverterInt64.read(from: &buf)
             )
         case 10: return .ExternalUserIdMismatch(
             jwtSub: try FfiConverterString.read(from: &buf), 
@@ -4015,7 +4690,7 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             serverDetail: try FfiConverterString.read(from: &buf)
             )
         case 13: return .RateLimited(
-            retryAfterSeconds: try FfiConverterOptionUInt64.read(from: &buf)
+            retryAfterSeconds: try FfiConverterOptionInt64.read(from: &buf)
             )
         case 14: return .SandboxLimitReached(
             serverDetail: try FfiConverterString.read(from: &buf)
@@ -4027,12 +4702,12 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             environmentId: try FfiConverterString.read(from: &buf)
             )
         case 17: return .RequestRejected(
-            status: try FfiConverterUInt16.read(from: &buf), 
+            status: try FfiConverterInt32.read(from: &buf), 
             code: try FfiConverterOptionString.read(from: &buf), 
             serverDetail: try FfiConverterString.read(from: &buf)
             )
         case 18: return .ServerError(
-            status: try FfiConverterUInt16.read(from: &buf), 
+            status: try FfiConverterInt32.read(from: &buf), 
             serverDetail: try FfiConverterString.read(from: &buf)
             )
         case 19: return .DeviceSignatureRejected(
@@ -4058,7 +4733,7 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf)
             )
         case 29: return .InvalidResponse(
-            status: try FfiConverterUInt16.read(from: &buf), 
+            status: try FfiConverterInt32.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
         case 30: return .InvalidConfiguration(
@@ -4096,8 +4771,8 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
         
         case let .JwtTooLarge(size,limit):
             writeInt(&buf, Int32(4))
-            FfiConverterUInt64.write(size, into: &buf)
-            FfiConverterUInt64.write(limit, into: &buf)
+            FfiConverterInt64.write(size, into: &buf)
+            FfiConverterInt64.write(limit, into: &buf)
             
         
         case let .UnsupportedAlgorithm(alg):
@@ -4116,19 +4791,19 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
             FfiConverterString.write(expected, into: &buf)
             
         
-        case let .JwtExpired(expiredAt,now,leewaySeconds):
+        case let .JwtExpired(expiredAtMs,nowMs,leewaySeconds):
             writeInt(&buf, Int32(8))
-            FfiConverterInt64.write(expiredAt, into: &buf)
-            FfiConverterInt64.write(now, into: &buf)
-            FfiConverterUInt64.write(leewaySeconds, into: &buf)
+            FfiConverterInt64.write(expiredAtMs, into: &buf)
+            FfiConverterInt64.write(nowMs, into: &buf)
+            FfiConverterInt64.write(leewaySeconds, into: &buf)
             
         
-        case let .JwtNotYetValid(claim,validFrom,now,leewaySeconds):
+        case let .JwtNotYetValid(claim,validFromMs,nowMs,leewaySeconds):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(claim, into: &buf)
-            FfiConverterInt64.write(validFrom, into: &buf)
-            FfiConverterInt64.write(now, into: &buf)
-            FfiConverterUInt64.write(leewaySeconds, into: &buf)
+            FfiConverterInt64.write(validFromMs, into: &buf)
+            FfiConverterInt64.write(nowMs, into: &buf)
+            FfiConverterInt64.write(leewaySeconds, into: &buf)
             
         
         case let .ExternalUserIdMismatch(jwtSub,externalUserId):
@@ -4149,7 +4824,7 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
         
         case let .RateLimited(retryAfterSeconds):
             writeInt(&buf, Int32(13))
-            FfiConverterOptionUInt64.write(retryAfterSeconds, into: &buf)
+            FfiConverterOptionInt64.write(retryAfterSeconds, into: &buf)
             
         
         case let .SandboxLimitReached(serverDetail):
@@ -4169,14 +4844,14 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
         
         case let .RequestRejected(status,code,serverDetail):
             writeInt(&buf, Int32(17))
-            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterInt32.write(status, into: &buf)
             FfiConverterOptionString.write(code, into: &buf)
             FfiConverterString.write(serverDetail, into: &buf)
             
         
         case let .ServerError(status,serverDetail):
             writeInt(&buf, Int32(18))
-            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterInt32.write(status, into: &buf)
             FfiConverterString.write(serverDetail, into: &buf)
             
         
@@ -4229,7 +4904,7 @@ public struct FfiConverterTypeByoaError: FfiConverterRustBuffer {
         
         case let .InvalidResponse(status,detail):
             writeInt(&buf, Int32(29))
-            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterInt32.write(status, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
@@ -4508,6 +5183,346 @@ public func FfiConverterTypeDeviceSignatureReason_lift(_ buf: RustBuffer) throws
 #endif
 public func FfiConverterTypeDeviceSignatureReason_lower(_ value: DeviceSignatureReason) -> RustBuffer {
     return FfiConverterTypeDeviceSignatureReason.lower(value)
+}
+
+
+
+/**
+ * What an app does about an error; see `ByoaError::category`.
+ */
+
+public enum ErrorCategory: Equatable, Hashable {
+    
+    /**
+     * The external JWT or a parameter is wrong; nothing was sent. Fix it (or get a fresh JWT
+     * from the provider) and call again.
+     */
+    case invalidInput
+    /**
+     * Dynamic checked the credentials and refused them; the reason says why (the JWT's
+     * issuer, audience, signature, ... or the device signature). Not worth retrying as is.
+     */
+    case rejected
+    /**
+     * There is no session Dynamic accepts: sign the user in again.
+     */
+    case signInAgain
+    /**
+     * A temporary condition on Dynamic's side or the device's (rate limit, server error,
+     * keychain locked): retry later; the session, if any, is kept.
+     */
+    case retryLater
+    /**
+     * The request did not complete (offline, timeout, TLS): retry when the network is back.
+     */
+    case network
+    /**
+     * Another call of the app's decided the outcome (a later sign-in, a sign-out): nothing to do.
+     */
+    case superseded
+    /**
+     * The environment or the client is set up wrong (config, dashboard settings, base URL or
+     * a proxy answering in Dynamic's place): a developer must fix it.
+     */
+    case misconfiguration
+    /**
+     * A bug in this library: report it.
+     */
+    case bug
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ErrorCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorCategory: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorCategory
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorCategory {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalidInput
+        
+        case 2: return .rejected
+        
+        case 3: return .signInAgain
+        
+        case 4: return .retryLater
+        
+        case 5: return .network
+        
+        case 6: return .superseded
+        
+        case 7: return .misconfiguration
+        
+        case 8: return .bug
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ErrorCategory, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .invalidInput:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .signInAgain:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .retryLater:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .network:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .superseded:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .misconfiguration:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .bug:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorCategory_lift(_ buf: RustBuffer) throws -> ErrorCategory {
+    return try FfiConverterTypeErrorCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorCategory_lower(_ value: ErrorCategory) -> RustBuffer {
+    return FfiConverterTypeErrorCategory.lower(value)
+}
+
+
+
+/**
+ * Why a request got no response. `detail` is for logs and errors: the client scrubs it, but an
+ * implementation should not put request contents in it.
+ */
+public 
+enum HttpError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * No connection could be made (DNS, refused, unreachable, no network). The server never
+     * saw the request, so the client may send it again.
+     */
+    case Connect(detail: String
+    )
+    /**
+     * `timeout_ms` elapsed.
+     */
+    case Timeout(detail: String
+    )
+    /**
+     * The TLS handshake or the certificate check failed.
+     */
+    case Tls(detail: String
+    )
+    /**
+     * The platform cancelled the request (say, the app's HTTP client was shut down).
+     */
+    case Cancelled(detail: String
+    )
+    /**
+     * Anything else, including a connection that broke after the request was sent.
+     */
+    case Other(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension HttpError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpError: FfiConverterRustBuffer {
+    typealias SwiftType = HttpError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Connect(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Timeout(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Tls(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Cancelled(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Other(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HttpError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Connect(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Timeout(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Tls(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Cancelled(detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Other(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpError_lift(_ buf: RustBuffer) throws -> HttpError {
+    return try FfiConverterTypeHttpError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpError_lower(_ value: HttpError) -> RustBuffer {
+    return FfiConverterTypeHttpError.lower(value)
+}
+
+
+
+public enum HttpMethod: Equatable, Hashable {
+    
+    case get
+    case post
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension HttpMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpMethod: FfiConverterRustBuffer {
+    typealias SwiftType = HttpMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .get
+        
+        case 2: return .post
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HttpMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .get:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .post:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpMethod_lift(_ buf: RustBuffer) throws -> HttpMethod {
+    return try FfiConverterTypeHttpMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpMethod_lower(_ value: HttpMethod) -> RustBuffer {
+    return FfiConverterTypeHttpMethod.lower(value)
 }
 
 
@@ -5295,8 +6310,8 @@ public func FfiConverterTypeStorageError_lower(_ value: StorageError) -> RustBuf
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
-    typealias SwiftType = UInt64?
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -5304,13 +6319,37 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt64.write(value, into: &buf)
+        FfiConverterInt64.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt64.read(from: &buf)
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5367,6 +6406,54 @@ fileprivate struct FfiConverterOptionTypeExternalJwtProvider: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeHttpTransport: FfiConverterRustBuffer {
+    typealias SwiftType = HttpTransport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHttpTransport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHttpTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeKeySigner: FfiConverterRustBuffer {
+    typealias SwiftType = KeySigner?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeKeySigner.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeKeySigner.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLogger: FfiConverterRustBuffer {
     typealias SwiftType = Logger?
 
@@ -5383,6 +6470,30 @@ fileprivate struct FfiConverterOptionTypeLogger: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeLogger.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSessionStorage: FfiConverterRustBuffer {
+    typealias SwiftType = SessionStorage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSessionStorage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSessionStorage.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5480,6 +6591,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
+    typealias SwiftType = [HttpHeader]
+
+    public static func write(_ value: [HttpHeader], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHttpHeader.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HttpHeader] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HttpHeader]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
         }
         return seq
     }
@@ -5713,6 +6849,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitAuthListener()
     uniffiCallbackInitExternalJwtProvider()
+    uniffiCallbackInitHttpTransport()
     uniffiCallbackInitKeySigner()
     uniffiCallbackInitLogger()
     uniffiCallbackInitSessionStorage()

@@ -271,6 +271,12 @@ typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
 typedef void (*UniffiCallbackInterfaceLoggerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -323,6 +329,15 @@ typedef struct UniffiVTableCallbackInterfaceAuthListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceAuthListenerMethod0 _Nonnull onStateChanged;
 } UniffiVTableCallbackInterfaceAuthListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceHttpTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHttpTransportMethod0 _Nonnull send;
+} UniffiVTableCallbackInterfaceHttpTransport;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
@@ -491,17 +506,7 @@ void uniffi_dynamic_byoa_fn_free_dynamicclient(uint64_t handle, RustCallStatus *
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_NEW
-uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(RustBuffer config, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
-uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(RustBuffer config, uint64_t storage, uint64_t key_signer, RustBuffer jwt_provider, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
-uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(RustBuffer config, uint64_t storage, RustBuffer jwt_provider, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(RustBuffer config, RustBuffer dependencies, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_DYNAMICCLIENT_AUTH
@@ -542,6 +547,76 @@ uint64_t uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALAUTHMODULE_VERIFY_WITH_EXTERNAL_JWT
 uint64_t uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(uint64_t ptr, RustBuffer params
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_HTTPREQUEST
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_HTTPREQUEST
+uint64_t uniffi_dynamic_byoa_fn_clone_httprequest(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_HTTPREQUEST
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_HTTPREQUEST
+void uniffi_dynamic_byoa_fn_free_httprequest(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_BODY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_BODY
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_body(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_HEADERS
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_headers(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_MAX_RESPONSE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_MAX_RESPONSE_BYTES
+int64_t uniffi_dynamic_byoa_fn_method_httprequest_max_response_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_METHOD
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_METHOD
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_method(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_TIMEOUT_MS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_TIMEOUT_MS
+int64_t uniffi_dynamic_byoa_fn_method_httprequest_timeout_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_URL
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_URL
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_debug(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPREQUEST_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_HTTPTRANSPORT
+uint64_t uniffi_dynamic_byoa_fn_clone_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_HTTPTRANSPORT
+void uniffi_dynamic_byoa_fn_free_httptransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_HTTPTRANSPORT
+void uniffi_dynamic_byoa_fn_init_callback_vtable_httptransport(const UniffiVTableCallbackInterfaceHttpTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPTRANSPORT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPTRANSPORT_SEND
+uint64_t uniffi_dynamic_byoa_fn_method_httptransport_send(uint64_t ptr, uint64_t request
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
@@ -599,9 +674,9 @@ void uniffi_dynamic_byoa_fn_free_sessiontokens(uint64_t handle, RustCallStatus *
 RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_bearer_token(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONTOKENS_EXPIRES_AT
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONTOKENS_EXPIRES_AT
-RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at(uint64_t ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONTOKENS_EXPIRES_AT_MS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONTOKENS_EXPIRES_AT_MS
+int64_t uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONTOKENS_ID_TOKEN
@@ -649,9 +724,19 @@ void uniffi_dynamic_byoa_fn_method_sessionstorage_set(uint64_t ptr, RustBuffer k
 void uniffi_dynamic_byoa_fn_method_sessionstorage_delete(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CATEGORY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CATEGORY
+RustBuffer uniffi_dynamic_byoa_fn_method_byoaerror_category(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CODE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CODE
 RustBuffer uniffi_dynamic_byoa_fn_method_byoaerror_code(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_IS_RETRYABLE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_IS_RETRYABLE
+int8_t uniffi_dynamic_byoa_fn_method_byoaerror_is_retryable(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_UNIFFI_TRAIT_DISPLAY
@@ -1104,6 +1189,48 @@ uint16_t uniffi_dynamic_byoa_checksum_method_externalauthmodule_verify_with_exte
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_BODY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_BODY
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_body(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_HEADERS
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_headers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_MAX_RESPONSE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_MAX_RESPONSE_BYTES
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_max_response_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_METHOD
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_METHOD
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_method(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_TIMEOUT_MS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_TIMEOUT_MS
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_timeout_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_URL
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPREQUEST_URL
+uint16_t uniffi_dynamic_byoa_checksum_method_httprequest_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPTRANSPORT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_HTTPTRANSPORT_SEND
+uint16_t uniffi_dynamic_byoa_checksum_method_httptransport_send(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
 uint16_t uniffi_dynamic_byoa_checksum_method_logger_log(void
@@ -1122,9 +1249,9 @@ uint16_t uniffi_dynamic_byoa_checksum_method_sessiontokens_bearer_token(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONTOKENS_EXPIRES_AT
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONTOKENS_EXPIRES_AT
-uint16_t uniffi_dynamic_byoa_checksum_method_sessiontokens_expires_at(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONTOKENS_EXPIRES_AT_MS
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONTOKENS_EXPIRES_AT_MS
+uint16_t uniffi_dynamic_byoa_checksum_method_sessiontokens_expires_at_ms(void
     
 );
 #endif
@@ -1155,18 +1282,6 @@ uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_NEW
 uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_KEY_SIGNER
-uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_key_signer(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_CONSTRUCTOR_DYNAMICCLIENT_WITH_STORAGE
-uint16_t uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_storage(void
     
 );
 #endif

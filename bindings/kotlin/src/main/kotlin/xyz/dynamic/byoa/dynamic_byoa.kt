@@ -669,6 +669,9 @@ internal interface UniffiCallbackInterfaceKeySignerMethod2 : com.sun.jna.Callbac
 internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`request`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
 internal interface UniffiCallbackInterfaceLoggerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -725,6 +728,25 @@ internal open class UniffiVTableCallbackInterfaceAuthListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onStateChanged` = other.`onStateChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
+internal open class UniffiVTableCallbackInterfaceHttpTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHttpTransport(`uniffiFree`,`uniffiClone`,`send`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `send` = other.`send`
     }
 
 }
@@ -863,13 +885,27 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externalauthmodule_verify_with_external_jwt(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_body(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_headers(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_max_response_bytes(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_method(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_timeout_ms(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_url(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httptransport_send(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_logger_log(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_bearer_token(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_expires_at(
+    external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_expires_at_ms(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_id_token(
     ): Int
@@ -880,10 +916,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_key_signer(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_with_storage(
     ): Int
     external fun ffi_dynamic_byoa_uniffi_contract_version(
     ): Int
@@ -903,6 +935,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "dynamic_byoa"))
         uniffiCallbackInterfaceAuthListener.register(this)
         uniffiCallbackInterfaceExternalJwtProvider.register(this)
+        uniffiCallbackInterfaceHttpTransport.register(this)
         uniffiCallbackInterfaceKeySigner.register(this)
         uniffiCallbackInterfaceLogger.register(this)
         uniffiCallbackInterfaceSessionStorage.register(this)
@@ -964,11 +997,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_dynamicclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(`config`: RustBuffer.ByValue,`storage`: Long,`keySigner`: Long,`jwtProvider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(`config`: RustBuffer.ByValue,`storage`: Long,`jwtProvider`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(`config`: RustBuffer.ByValue,`dependencies`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_method_dynamicclient_auth(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -985,6 +1014,34 @@ internal object UniffiLib {
     external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_sign_in_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_clone_httprequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_httprequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_body(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_headers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_max_response_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_method(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_timeout_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_clone_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_httptransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_httptransport(`vtable`: UniffiVTableCallbackInterfaceHttpTransport,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_httptransport_send(`ptr`: Long,`request`: Long,
     ): Long
     external fun uniffi_dynamic_byoa_fn_clone_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1008,8 +1065,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_sessiontokens_bearer_token(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_dynamic_byoa_fn_method_sessiontokens_id_token(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1028,8 +1085,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_sessionstorage_delete(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_byoaerror_category(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_byoaerror_is_retryable(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1484,50 +1545,23 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUShort: FfiConverter<UShort, Short> {
-    override fun lift(value: Short): UShort {
-        return value.toUShort()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    fun lift(value: Int): UShort {
-        return value.toUShort()
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun read(buf: ByteBuffer): UShort {
-        return lift(buf.getShort())
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun lower(value: UShort): Short {
-        return value.toShort()
-    }
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun allocationSize(value: UShort) = 2UL
-
-    override fun write(value: UShort, buf: ByteBuffer) {
-        buf.putShort(value.toShort())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -1650,49 +1684,6 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
-    }
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
-    override fun read(buf: ByteBuffer): java.time.Instant {
-        val seconds = buf.getLong()
-        // Type mismatch (should be u32) but we check for overflow/underflow below
-        val nanoseconds = buf.getInt().toLong()
-        if (nanoseconds < 0) {
-            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
-        }
-        if (seconds >= 0) {
-            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
-        } else {
-            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
-        }
-    }
-
-    // 8 bytes for seconds, 4 bytes for nanoseconds
-    override fun allocationSize(value: java.time.Instant) = 12UL
-
-    override fun write(value: java.time.Instant, buf: ByteBuffer) {
-        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
-
-        var sign = 1
-        if (epochOffset.isNegative()) {
-            sign = -1
-            epochOffset = epochOffset.negated()
-        }
-
-        if (epochOffset.nano < 0) {
-            // Java docs provide guarantee that nano will always be positive, so this should be impossible
-            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
-            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
-        }
-
-        buf.putLong(sign * epochOffset.seconds)
-        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
-        buf.putInt(epochOffset.nano)
     }
 }
 
@@ -2125,7 +2116,7 @@ public interface AuthModuleInterface {
      * newer than the one the caller saw. Signed out: `not_signed_in`. A refresh Dynamic refuses
      * ends the session (as `refresh()` does) and fails with its error.
      */
-    suspend fun `accessToken`(`options`: AccessTokenOptions): kotlin.String
+    suspend fun `accessToken`(`options`: AccessTokenOptions = AccessTokenOptions()): kotlin.String
     
     /**
      * Registers `listener` for every state change. It is first called with the current state.
@@ -2674,16 +2665,18 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
         this.cleanable = null
     }
     /**
-     * A client whose session lives in memory only (nothing survives the process). Validates
-     * `config`; does no I/O.
+     * A client for `config.environment_id`, using the `dependencies` given and the defaults
+     * for the rest. Validates `config`; does no I/O (a stored session is read in the
+     * background, off the calling thread).
      */
-    constructor(`config`: ClientConfig) :
+    constructor(`config`: ClientConfig, `dependencies`: ClientDependencies = ClientDependencies()) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(ByoaException) { _status ->
     UniffiLib.uniffi_dynamic_byoa_fn_constructor_dynamicclient_new(
     
         
-        FfiConverterTypeClientConfig.lower(`config`),_status)
+        FfiConverterTypeClientConfig.lower(`config`),
+        FfiConverterTypeClientDependencies.lower(`dependencies`),_status)
 }
     )
 
@@ -2810,54 +2803,11 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
     }
 
     
-    companion object {
-        
+    
     /**
-     * `with_storage` plus device-bound sessions: `key_signer` holds this install's keys (on
-     * phones: Secure Enclave / Android Keystore; elsewhere `software_key_signer(storage)`).
-     * Each sign-in is bound to a new session key (when `config.bind_session_key`, the
-     * default), and sign-in and refresh carry a signature of a server nonce by the device key.
+     * @suppress
      */
-    @Throws(ByoaException::class) fun `withKeySigner`(`config`: ClientConfig, `storage`: SessionStorage, `keySigner`: KeySigner, `jwtProvider`: ExternalJwtProvider? = null): DynamicClient {
-            return FfiConverterTypeDynamicClient.lift(
-    uniffiRustCallWithError(ByoaException) { _status ->
-    UniffiLib.uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_key_signer(
-    
-        
-        FfiConverterTypeClientConfig.lower(`config`),
-        FfiConverterTypeSessionStorage.lower(`storage`),
-        FfiConverterTypeKeySigner.lower(`keySigner`),
-        FfiConverterOptionalTypeExternalJwtProvider.lower(`jwtProvider`),_status)
-}
-    )
-    }
-    
-
-        
-    /**
-     * A client that keeps its session in `storage` (the platform's secure store) and restores
-     * it from there: the state starts as `Restoring` and settles in the background (await
-     * `auth().restore()` to wait for it). `jwt_provider`, if given, is asked for a fresh
-     * external JWT when the session cannot be refreshed or has expired, including a session
-     * found expired by this first restore (which is why it is a constructor argument).
-     * Validates `config`; the storage is read off the calling thread.
-     */
-    @Throws(ByoaException::class) fun `withStorage`(`config`: ClientConfig, `storage`: SessionStorage, `jwtProvider`: ExternalJwtProvider? = null): DynamicClient {
-            return FfiConverterTypeDynamicClient.lift(
-    uniffiRustCallWithError(ByoaException) { _status ->
-    UniffiLib.uniffi_dynamic_byoa_fn_constructor_dynamicclient_with_storage(
-    
-        
-        FfiConverterTypeClientConfig.lower(`config`),
-        FfiConverterTypeSessionStorage.lower(`storage`),
-        FfiConverterOptionalTypeExternalJwtProvider.lower(`jwtProvider`),_status)
-}
-    )
-    }
-    
-
-        
-    }
+    companion object
     
 }
 
@@ -2988,7 +2938,7 @@ public interface ExternalAuthModuleInterface {
     
     /**
      * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
-     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     * the session cannot be refreshed or has expired (see `ClientDependencies::jwt_provider`).
      */
     fun `setJwtProvider`(`provider`: ExternalJwtProvider?)
     
@@ -3120,7 +3070,7 @@ open class ExternalAuthModule: Disposable, AutoCloseable, ExternalAuthModuleInte
     
     /**
      * Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when
-     * the session cannot be refreshed or has expired (see `DynamicClient::with_storage`).
+     * the session cannot be refreshed or has expired (see `ClientDependencies::jwt_provider`).
      */override fun `setJwtProvider`(`provider`: ExternalJwtProvider?)
         = 
     callWithHandle {
@@ -3586,6 +3536,746 @@ public object FfiConverterTypeExternalJwtProvider: FfiConverter<ExternalJwtProvi
     override fun allocationSize(value: ExternalJwtProvider) = 8UL
 
     override fun write(value: ExternalJwtProvider, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A request to send. An object, not a record, so that printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows no header value and no body: both carry tokens.
+ */
+public interface HttpRequestInterface {
+    
+    /**
+     * The body; empty when the request has none. Never log it.
+     */
+    fun `body`(): kotlin.ByteArray
+    
+    /**
+     * Every header to send, in order. Values include the bearer token: never log them.
+     */
+    fun `headers`(): List<HttpHeader>
+    
+    /**
+     * The largest body the client accepts; reading may stop once a body is longer.
+     */
+    fun `maxResponseBytes`(): kotlin.Long
+    
+    fun `method`(): HttpMethod
+    
+    /**
+     * How long the whole exchange may take, connecting included, in milliseconds. The client
+     * also stops waiting then, and drops (cancels) the call.
+     */
+    fun `timeoutMs`(): kotlin.Long
+    
+    /**
+     * Absolute: `https://…`, or `http://` to a loopback host.
+     */
+    fun `url`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A request to send. An object, not a record, so that printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows no header value and no body: both carry tokens.
+ */
+open class HttpRequest: Disposable, AutoCloseable, HttpRequestInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_httprequest(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_httprequest(handle, status)
+        }
+    }
+
+    
+    /**
+     * The body; empty when the request has none. Never log it.
+     */override fun `body`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_body(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every header to send, in order. Values include the bearer token: never log them.
+     */override fun `headers`(): List<HttpHeader> {
+            return FfiConverterSequenceTypeHttpHeader.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_headers(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The largest body the client accepts; reading may stop once a body is longer.
+     */override fun `maxResponseBytes`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_max_response_bytes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `method`(): HttpMethod {
+            return FfiConverterTypeHttpMethod.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_method(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How long the whole exchange may take, connecting included, in milliseconds. The client
+     * also stops waiting then, and drops (cancels) the call.
+     */override fun `timeoutMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_timeout_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Absolute: `https://…`, or `http://` to a loopback host.
+     */override fun `url`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpRequest: FfiConverter<HttpRequest, Long> {
+    override fun lower(value: HttpRequest): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): HttpRequest {
+        return HttpRequest(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): HttpRequest {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpRequest) = 8UL
+
+    override fun write(value: HttpRequest, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Sends one HTTP request for the client. Implemented by the platform layer (or by the app, to
+ * route the client through its own HTTP stack); see the module docs for the rules.
+ */
+public interface HttpTransport {
+    
+    /**
+     * Sends `request` once and returns the response as received, whatever its status (a 4xx,
+     * 5xx or 3xx is a response, not an error). Errors are for requests that got no response.
+     */
+    suspend fun `send`(`request`: HttpRequest): HttpResponse
+    
+    companion object
+}
+
+/**
+ * Sends one HTTP request for the client. Implemented by the platform layer (or by the app, to
+ * route the client through its own HTTP stack); see the module docs for the rules.
+ */
+open class HttpTransportImpl: Disposable, AutoCloseable, HttpTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dynamic_byoa_fn_free_httptransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dynamic_byoa_fn_clone_httptransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * Sends `request` once and returns the response as received, whatever its status (a 4xx,
+     * 5xx or 3xx is a response, not an error). Errors are for requests that got no response.
+     */
+    @Throws(HttpException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `send`(`request`: HttpRequest) : HttpResponse {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_dynamic_byoa_fn_method_httptransport_send(
+                uniffiHandle,
+                
+        FfiConverterTypeHttpRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_dynamic_byoa_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_dynamic_byoa_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeHttpResponse.lift(it) },
+        // Error FFI converter
+        HttpException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHttpTransport {
+    internal object `send`: UniffiCallbackInterfaceHttpTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`request`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeHttpTransport.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`send`(
+                    FfiConverterTypeHttpRequest.lift(`request`),
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: HttpResponse ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterTypeHttpResponse.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: HttpException -> FfiConverterTypeHttpError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHttpTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHttpTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHttpTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `send`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_dynamic_byoa_fn_init_callback_vtable_httptransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpTransport: FfiConverter<HttpTransport, Long> {
+    internal val handleMap = UniffiHandleMap<HttpTransport>()
+
+    override fun lower(value: HttpTransport): Long {
+        if (value is HttpTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HttpTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HttpTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HttpTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HttpTransport) = 8UL
+
+    override fun write(value: HttpTransport, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5139,7 +5829,10 @@ public interface SessionTokensInterface {
      */
     fun `bearerToken`(): kotlin.String
     
-    fun `expiresAt`(): java.time.Instant
+    /**
+     * When the tokens expire (server time), in milliseconds since the Unix epoch.
+     */
+    fun `expiresAtMs`(): kotlin.Long
     
     /**
      * The ID token (`jwt`) with the user's full claims, when Dynamic returned one.
@@ -5272,11 +5965,14 @@ open class SessionTokens: Disposable, AutoCloseable, SessionTokensInterface
     }
     
 
-    override fun `expiresAt`(): java.time.Instant {
-            return FfiConverterTimestamp.lift(
+    
+    /**
+     * When the tokens expire (server time), in milliseconds since the Unix epoch.
+     */override fun `expiresAtMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at(
+    UniffiLib.uniffi_dynamic_byoa_fn_method_sessiontokens_expires_at_ms(
         it,
         _status)
 }
@@ -5358,10 +6054,10 @@ public object FfiConverterTypeSessionTokens: FfiConverter<SessionTokens, Long> {
  */
 data class AccessTokenOptions (
     /**
-     * The token must stay valid this many seconds more, or it is refreshed first. A value over
-     * half the session's lifetime counts as half of it.
+     * The token must stay valid this many seconds more, or it is refreshed first; default 60.
+     * A value over half the session's lifetime counts as half of it.
      */
-    val `minTtlSeconds`: kotlin.ULong = 60uL 
+    val `minTtlSeconds`: kotlin.Long? = null 
     , 
     /**
      * Refresh even if the token is fresh enough.
@@ -5383,18 +6079,18 @@ data class AccessTokenOptions (
 public object FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer<AccessTokenOptions> {
     override fun read(buf: ByteBuffer): AccessTokenOptions {
         return AccessTokenOptions(
-            FfiConverterULong.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: AccessTokenOptions) = (
-            FfiConverterULong.allocationSize(value.`minTtlSeconds`) +
+            FfiConverterOptionalLong.allocationSize(value.`minTtlSeconds`) +
             FfiConverterBoolean.allocationSize(value.`forceRefresh`)
     )
 
     override fun write(value: AccessTokenOptions, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`minTtlSeconds`, buf)
+            FfiConverterOptionalLong.write(value.`minTtlSeconds`, buf)
             FfiConverterBoolean.write(value.`forceRefresh`, buf)
     }
 }
@@ -5402,7 +6098,8 @@ public object FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer<AccessT
 
 
 /**
- * How to reach Dynamic. Only `environment_id` is required.
+ * How to reach Dynamic. Only `environment_id` is required; every other setting left unset
+ * (`None`) takes the default its documentation names.
  */
 data class ClientConfig (
     /**
@@ -5411,7 +6108,7 @@ data class ClientConfig (
     val `environmentId`: kotlin.String
     , 
     /**
-     * API base including `/api/v0`; defaults to `https://app.dynamicauth.com/api/v0`.
+     * API base including `/api/v0`; default `https://app.dynamicauth.com/api/v0`.
      * `http://` is accepted only for loopback hosts (a local emulator).
      */
     val `apiBaseUrl`: kotlin.String? = null 
@@ -5423,25 +6120,28 @@ data class ClientConfig (
     val `appOrigin`: kotlin.String? = null 
     , 
     /**
-     * Overall time for one call, retries included, in milliseconds.
+     * Overall time for one call, retries included, in milliseconds (1 to 120 000); default
+     * 15 000.
      */
-    val `requestTimeoutMs`: kotlin.ULong = 15000uL 
+    val `requestTimeoutMs`: kotlin.Long? = null 
     , 
     /**
-     * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending.
+     * Tolerance for clock differences when checking `exp`, `nbf` and `iat` before sending, in
+     * seconds (0 to 3600); default 60.
      */
-    val `clockLeewaySeconds`: kotlin.ULong = 60uL 
+    val `clockLeewaySeconds`: kotlin.Long? = null 
     , 
     /**
-     * Refresh the session automatically before it expires.
+     * Refresh the session automatically before it expires; default true.
      */
-    val `autoRefresh`: kotlin.Boolean = true 
+    val `autoRefresh`: kotlin.Boolean? = null 
     , 
     /**
-     * How long before expiry (server time) the automatic refresh happens. Capped at half the
-     * session's lifetime, so a short session is not refreshed in a loop.
+     * How long before expiry (server time) the automatic refresh happens, in seconds (0 to a
+     * week); default 300. Capped at half the session's lifetime, so a short session is not
+     * refreshed in a loop.
      */
-    val `refreshMarginSeconds`: kotlin.ULong = 300uL 
+    val `refreshMarginSeconds`: kotlin.Long? = null 
     , 
     /**
      * True on the first launch after the app was (re)installed; the platform layer finds out
@@ -5452,9 +6152,9 @@ data class ClientConfig (
     , 
     /**
      * Bind each session to a new session key (`sessionPublicKey`, checked against the token's
-     * `session_public_key`). Takes effect only on a client given a `KeySigner`.
+     * `session_public_key`); default true. Takes effect only on a client given a `KeySigner`.
      */
-    val `bindSessionKey`: kotlin.Boolean = true 
+    val `bindSessionKey`: kotlin.Boolean? = null 
     
 ){
     
@@ -5474,12 +6174,12 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
         )
     }
 
@@ -5487,24 +6187,107 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterString.allocationSize(value.`environmentId`) +
             FfiConverterOptionalString.allocationSize(value.`apiBaseUrl`) +
             FfiConverterOptionalString.allocationSize(value.`appOrigin`) +
-            FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`clockLeewaySeconds`) +
-            FfiConverterBoolean.allocationSize(value.`autoRefresh`) +
-            FfiConverterULong.allocationSize(value.`refreshMarginSeconds`) +
+            FfiConverterOptionalLong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`clockLeewaySeconds`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`autoRefresh`) +
+            FfiConverterOptionalLong.allocationSize(value.`refreshMarginSeconds`) +
             FfiConverterBoolean.allocationSize(value.`freshInstall`) +
-            FfiConverterBoolean.allocationSize(value.`bindSessionKey`)
+            FfiConverterOptionalBoolean.allocationSize(value.`bindSessionKey`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`environmentId`, buf)
             FfiConverterOptionalString.write(value.`apiBaseUrl`, buf)
             FfiConverterOptionalString.write(value.`appOrigin`, buf)
-            FfiConverterULong.write(value.`requestTimeoutMs`, buf)
-            FfiConverterULong.write(value.`clockLeewaySeconds`, buf)
-            FfiConverterBoolean.write(value.`autoRefresh`, buf)
-            FfiConverterULong.write(value.`refreshMarginSeconds`, buf)
+            FfiConverterOptionalLong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterOptionalLong.write(value.`clockLeewaySeconds`, buf)
+            FfiConverterOptionalBoolean.write(value.`autoRefresh`, buf)
+            FfiConverterOptionalLong.write(value.`refreshMarginSeconds`, buf)
             FfiConverterBoolean.write(value.`freshInstall`, buf)
-            FfiConverterBoolean.write(value.`bindSessionKey`, buf)
+            FfiConverterOptionalBoolean.write(value.`bindSessionKey`, buf)
+    }
+}
+
+
+
+/**
+ * What the platform (or the app) plugs into a client. Every field is optional and defaults as
+ * its documentation says; pass only what you have.
+ */
+data class ClientDependencies (
+    /**
+     * Where the session is kept and restored from: the platform's secure store. Default: memory
+     * only (nothing survives the process, and the client starts `SignedOut`). With a store the
+     * state starts as `Restoring` and settles in the background (await `auth().restore()`).
+     */
+    val `storage`: SessionStorage? = null 
+    , 
+    /**
+     * This install's keys (Secure Enclave, Android Keystore, or `software_key_signer(storage)`):
+     * with one, each sign-in is bound to a new session key (unless
+     * `config.bind_session_key` is false) and sign-in and refresh carry a signature of a server
+     * nonce by the device key. Default: none (sessions are not device-bound).
+     */
+    val `keySigner`: KeySigner? = null 
+    , 
+    /**
+     * Asked for a fresh external JWT when the session cannot be refreshed or has expired,
+     * including a session found expired by the first restore. Default: none (the session ends).
+     */
+    val `jwtProvider`: ExternalJwtProvider? = null 
+    , 
+    /**
+     * The HTTP stack every request goes through (OkHttp, URLSession, the app's own). Default:
+     * the built-in reqwest stack, where the library was built with it (desktop, CLI, tests);
+     * the mobile build has none, and a client without a transport is refused.
+     */
+    val `httpTransport`: HttpTransport? = null 
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`storage`,
+        this.`keySigner`,
+        this.`jwtProvider`,
+        this.`httpTransport`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClientDependencies: FfiConverterRustBuffer<ClientDependencies> {
+    override fun read(buf: ByteBuffer): ClientDependencies {
+        return ClientDependencies(
+            FfiConverterOptionalTypeSessionStorage.read(buf),
+            FfiConverterOptionalTypeKeySigner.read(buf),
+            FfiConverterOptionalTypeExternalJwtProvider.read(buf),
+            FfiConverterOptionalTypeHttpTransport.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClientDependencies) = (
+            FfiConverterOptionalTypeSessionStorage.allocationSize(value.`storage`) +
+            FfiConverterOptionalTypeKeySigner.allocationSize(value.`keySigner`) +
+            FfiConverterOptionalTypeExternalJwtProvider.allocationSize(value.`jwtProvider`) +
+            FfiConverterOptionalTypeHttpTransport.allocationSize(value.`httpTransport`)
+    )
+
+    override fun write(value: ClientDependencies, buf: ByteBuffer) {
+            FfiConverterOptionalTypeSessionStorage.write(value.`storage`, buf)
+            FfiConverterOptionalTypeKeySigner.write(value.`keySigner`, buf)
+            FfiConverterOptionalTypeExternalJwtProvider.write(value.`jwtProvider`, buf)
+            FfiConverterOptionalTypeHttpTransport.write(value.`httpTransport`, buf)
     }
 }
 
@@ -5520,7 +6303,10 @@ data class ElevatedAccess (
      */
     val `scopes`: List<kotlin.String>
     , 
-    val `expiresAt`: java.time.Instant
+    /**
+     * When the elevated token expires (server time), in milliseconds since the Unix epoch.
+     */
+    val `expiresAtMs`: kotlin.Long
     , 
     /**
      * True when the token works for one call only: it is handed out once.
@@ -5543,21 +6329,123 @@ public object FfiConverterTypeElevatedAccess: FfiConverterRustBuffer<ElevatedAcc
     override fun read(buf: ByteBuffer): ElevatedAccess {
         return ElevatedAccess(
             FfiConverterSequenceString.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: ElevatedAccess) = (
             FfiConverterSequenceString.allocationSize(value.`scopes`) +
-            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterLong.allocationSize(value.`expiresAtMs`) +
             FfiConverterBoolean.allocationSize(value.`singleUse`)
     )
 
     override fun write(value: ElevatedAccess, buf: ByteBuffer) {
             FfiConverterSequenceString.write(value.`scopes`, buf)
-            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
             FfiConverterBoolean.write(value.`singleUse`, buf)
+    }
+}
+
+
+
+/**
+ * One header, in the order it is sent or was received.
+ */
+data class HttpHeader (
+    val `name`: kotlin.String
+    , 
+    val `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
+    override fun read(buf: ByteBuffer): HttpHeader {
+        return HttpHeader(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpHeader) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: HttpHeader, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * A response as the HTTP stack received it.
+ */
+data class HttpResponse (
+    /**
+     * The status code as received (the client refuses anything outside 100-599).
+     */
+    val `status`: kotlin.Int
+    , 
+    /**
+     * Every header as received, in order; names in any case.
+     */
+    val `headers`: List<HttpHeader>
+    , 
+    val `body`: kotlin.ByteArray
+    , 
+    /**
+     * The URL that answered, if the stack reports it. The client refuses a response from any
+     * URL but the one it asked for: it means the stack followed a redirect.
+     */
+    val `url`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpResponse: FfiConverterRustBuffer<HttpResponse> {
+    override fun read(buf: ByteBuffer): HttpResponse {
+        return HttpResponse(
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpResponse) = (
+            FfiConverterInt.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`) +
+            FfiConverterOptionalString.allocationSize(value.`url`)
+    )
+
+    override fun write(value: HttpResponse, buf: ByteBuffer) {
+            FfiConverterInt.write(value.`status`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+            FfiConverterOptionalString.write(value.`url`, buf)
     }
 }
 
@@ -5636,9 +6524,10 @@ data class SignedInSession (
     val `user`: UserProfile
     , 
     /**
-     * When Dynamic's session ends (`expiresAt`).
+     * When Dynamic's session ends (`expiresAt`, server time), in milliseconds since the Unix
+     * epoch.
      */
-    val `expiresAt`: java.time.Instant
+    val `expiresAtMs`: kotlin.Long
     
 ){
     
@@ -5656,18 +6545,18 @@ public object FfiConverterTypeSignedInSession: FfiConverterRustBuffer<SignedInSe
     override fun read(buf: ByteBuffer): SignedInSession {
         return SignedInSession(
             FfiConverterTypeUserProfile.read(buf),
-            FfiConverterTimestamp.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: SignedInSession) = (
             FfiConverterTypeUserProfile.allocationSize(value.`user`) +
-            FfiConverterTimestamp.allocationSize(value.`expiresAt`)
+            FfiConverterLong.allocationSize(value.`expiresAtMs`)
     )
 
     override fun write(value: SignedInSession, buf: ByteBuffer) {
             FfiConverterTypeUserProfile.write(value.`user`, buf)
-            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterLong.write(value.`expiresAtMs`, buf)
     }
 }
 
@@ -5928,7 +6817,7 @@ sealed class AuthState {
     }
     
     /**
-     * Signed in until `session.expires_at` (server time); refreshed ahead of it when
+     * Signed in until `session.expires_at_ms` (server time); refreshed ahead of it when
      * automatic refresh is on.
      */
     data class SignedIn(
@@ -6075,9 +6964,9 @@ sealed class ByoaException: kotlin.Exception() {
     
     class JwtTooLarge(
         
-        val `size`: kotlin.ULong, 
+        val `size`: kotlin.Long, 
         
-        val `limit`: kotlin.ULong
+        val `limit`: kotlin.Long
         ) : ByoaException() {
         override val message
             get() = "size=${ `size` }, limit=${ `limit` }"
@@ -6111,28 +7000,28 @@ sealed class ByoaException: kotlin.Exception() {
     
     class JwtExpired(
         
-        val `expiredAt`: kotlin.Long, 
+        val `expiredAtMs`: kotlin.Long, 
         
-        val `now`: kotlin.Long, 
+        val `nowMs`: kotlin.Long, 
         
-        val `leewaySeconds`: kotlin.ULong
+        val `leewaySeconds`: kotlin.Long
         ) : ByoaException() {
         override val message
-            get() = "expiredAt=${ `expiredAt` }, now=${ `now` }, leewaySeconds=${ `leewaySeconds` }"
+            get() = "expiredAtMs=${ `expiredAtMs` }, nowMs=${ `nowMs` }, leewaySeconds=${ `leewaySeconds` }"
     }
     
     class JwtNotYetValid(
         
         val `claim`: kotlin.String, 
         
-        val `validFrom`: kotlin.Long, 
+        val `validFromMs`: kotlin.Long, 
         
-        val `now`: kotlin.Long, 
+        val `nowMs`: kotlin.Long, 
         
-        val `leewaySeconds`: kotlin.ULong
+        val `leewaySeconds`: kotlin.Long
         ) : ByoaException() {
         override val message
-            get() = "claim=${ `claim` }, validFrom=${ `validFrom` }, now=${ `now` }, leewaySeconds=${ `leewaySeconds` }"
+            get() = "claim=${ `claim` }, validFromMs=${ `validFromMs` }, nowMs=${ `nowMs` }, leewaySeconds=${ `leewaySeconds` }"
     }
     
     class ExternalUserIdMismatch(
@@ -6163,7 +7052,7 @@ sealed class ByoaException: kotlin.Exception() {
     
     class RateLimited(
         
-        val `retryAfterSeconds`: kotlin.ULong?
+        val `retryAfterSeconds`: kotlin.Long?
         ) : ByoaException() {
         override val message
             get() = "retryAfterSeconds=${ `retryAfterSeconds` }"
@@ -6195,7 +7084,7 @@ sealed class ByoaException: kotlin.Exception() {
     
     class RequestRejected(
         
-        val `status`: kotlin.UShort, 
+        val `status`: kotlin.Int, 
         
         val `code`: kotlin.String?, 
         
@@ -6207,7 +7096,7 @@ sealed class ByoaException: kotlin.Exception() {
     
     class ServerException(
         
-        val `status`: kotlin.UShort, 
+        val `status`: kotlin.Int, 
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
@@ -6291,7 +7180,7 @@ sealed class ByoaException: kotlin.Exception() {
     
     class InvalidResponse(
         
-        val `status`: kotlin.UShort, 
+        val `status`: kotlin.Int, 
         
         val `detail`: kotlin.String
         ) : ByoaException() {
@@ -6320,11 +7209,39 @@ sealed class ByoaException: kotlin.Exception() {
 
     
         /**
+         * What the app should do about this error, for a `when`/`switch` that need not list every
+         * variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+         */ fun `category`(): ErrorCategory {
+            return FfiConverterTypeErrorCategory.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_byoaerror_category(FfiConverterTypeByoaError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+        /**
          * The stable snake_case code of this error, identical on every platform.
          */ fun `code`(): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_dynamic_byoa_fn_method_byoaerror_code(FfiConverterTypeByoaError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+        /**
+         * True when the same call, made again later, may succeed without anything else changing:
+         * the `RetryLater` and `Network` categories.
+         */ fun `isRetryable`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_byoaerror_is_retryable(FfiConverterTypeByoaError.lower(this),
         _status)
 }
     )
@@ -6366,8 +7283,8 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.read(buf),
                 )
             4 -> ByoaException.JwtTooLarge(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             5 -> ByoaException.UnsupportedAlgorithm(
                 FfiConverterString.read(buf),
@@ -6382,13 +7299,13 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             8 -> ByoaException.JwtExpired(
                 FfiConverterLong.read(buf),
                 FfiConverterLong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             9 -> ByoaException.JwtNotYetValid(
                 FfiConverterString.read(buf),
                 FfiConverterLong.read(buf),
                 FfiConverterLong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 )
             10 -> ByoaException.ExternalUserIdMismatch(
                 FfiConverterString.read(buf),
@@ -6400,7 +7317,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.read(buf),
                 )
             13 -> ByoaException.RateLimited(
-                FfiConverterOptionalULong.read(buf),
+                FfiConverterOptionalLong.read(buf),
                 )
             14 -> ByoaException.SandboxLimitReached(
                 FfiConverterString.read(buf),
@@ -6412,12 +7329,12 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.read(buf),
                 )
             17 -> ByoaException.RequestRejected(
-                FfiConverterUShort.read(buf),
+                FfiConverterInt.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterString.read(buf),
                 )
             18 -> ByoaException.ServerException(
-                FfiConverterUShort.read(buf),
+                FfiConverterInt.read(buf),
                 FfiConverterString.read(buf),
                 )
             19 -> ByoaException.DeviceSignatureRejected(
@@ -6443,7 +7360,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
                 FfiConverterString.read(buf),
                 )
             29 -> ByoaException.InvalidResponse(
-                FfiConverterUShort.read(buf),
+                FfiConverterInt.read(buf),
                 FfiConverterString.read(buf),
                 )
             30 -> ByoaException.InvalidConfiguration(
@@ -6476,8 +7393,8 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.JwtTooLarge -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterULong.allocationSize(value.`size`)
-                + FfiConverterULong.allocationSize(value.`limit`)
+                + FfiConverterLong.allocationSize(value.`size`)
+                + FfiConverterLong.allocationSize(value.`limit`)
             )
             is ByoaException.UnsupportedAlgorithm -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6498,17 +7415,17 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.JwtExpired -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterLong.allocationSize(value.`expiredAt`)
-                + FfiConverterLong.allocationSize(value.`now`)
-                + FfiConverterULong.allocationSize(value.`leewaySeconds`)
+                + FfiConverterLong.allocationSize(value.`expiredAtMs`)
+                + FfiConverterLong.allocationSize(value.`nowMs`)
+                + FfiConverterLong.allocationSize(value.`leewaySeconds`)
             )
             is ByoaException.JwtNotYetValid -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`claim`)
-                + FfiConverterLong.allocationSize(value.`validFrom`)
-                + FfiConverterLong.allocationSize(value.`now`)
-                + FfiConverterULong.allocationSize(value.`leewaySeconds`)
+                + FfiConverterLong.allocationSize(value.`validFromMs`)
+                + FfiConverterLong.allocationSize(value.`nowMs`)
+                + FfiConverterLong.allocationSize(value.`leewaySeconds`)
             )
             is ByoaException.ExternalUserIdMismatch -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6529,7 +7446,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.RateLimited -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterOptionalULong.allocationSize(value.`retryAfterSeconds`)
+                + FfiConverterOptionalLong.allocationSize(value.`retryAfterSeconds`)
             )
             is ByoaException.SandboxLimitReached -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6549,14 +7466,14 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.RequestRejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`serverDetail`)
             )
             is ByoaException.ServerException -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterInt.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`serverDetail`)
             )
             is ByoaException.DeviceSignatureRejected -> (
@@ -6609,7 +7526,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             is ByoaException.InvalidResponse -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterInt.allocationSize(value.`status`)
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is ByoaException.InvalidConfiguration -> (
@@ -6644,8 +7561,8 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             }
             is ByoaException.JwtTooLarge -> {
                 buf.putInt(4)
-                FfiConverterULong.write(value.`size`, buf)
-                FfiConverterULong.write(value.`limit`, buf)
+                FfiConverterLong.write(value.`size`, buf)
+                FfiConverterLong.write(value.`limit`, buf)
                 Unit
             }
             is ByoaException.UnsupportedAlgorithm -> {
@@ -6666,17 +7583,17 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             }
             is ByoaException.JwtExpired -> {
                 buf.putInt(8)
-                FfiConverterLong.write(value.`expiredAt`, buf)
-                FfiConverterLong.write(value.`now`, buf)
-                FfiConverterULong.write(value.`leewaySeconds`, buf)
+                FfiConverterLong.write(value.`expiredAtMs`, buf)
+                FfiConverterLong.write(value.`nowMs`, buf)
+                FfiConverterLong.write(value.`leewaySeconds`, buf)
                 Unit
             }
             is ByoaException.JwtNotYetValid -> {
                 buf.putInt(9)
                 FfiConverterString.write(value.`claim`, buf)
-                FfiConverterLong.write(value.`validFrom`, buf)
-                FfiConverterLong.write(value.`now`, buf)
-                FfiConverterULong.write(value.`leewaySeconds`, buf)
+                FfiConverterLong.write(value.`validFromMs`, buf)
+                FfiConverterLong.write(value.`nowMs`, buf)
+                FfiConverterLong.write(value.`leewaySeconds`, buf)
                 Unit
             }
             is ByoaException.ExternalUserIdMismatch -> {
@@ -6697,7 +7614,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             }
             is ByoaException.RateLimited -> {
                 buf.putInt(13)
-                FfiConverterOptionalULong.write(value.`retryAfterSeconds`, buf)
+                FfiConverterOptionalLong.write(value.`retryAfterSeconds`, buf)
                 Unit
             }
             is ByoaException.SandboxLimitReached -> {
@@ -6717,14 +7634,14 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             }
             is ByoaException.RequestRejected -> {
                 buf.putInt(17)
-                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`code`, buf)
                 FfiConverterString.write(value.`serverDetail`, buf)
                 Unit
             }
             is ByoaException.ServerException -> {
                 buf.putInt(18)
-                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterInt.write(value.`status`, buf)
                 FfiConverterString.write(value.`serverDetail`, buf)
                 Unit
             }
@@ -6777,7 +7694,7 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
             }
             is ByoaException.InvalidResponse -> {
                 buf.putInt(29)
-                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterInt.write(value.`status`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -7018,6 +7935,277 @@ public object FfiConverterTypeDeviceSignatureReason: FfiConverterRustBuffer<Devi
     override fun allocationSize(value: DeviceSignatureReason) = 4UL
 
     override fun write(value: DeviceSignatureReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What an app does about an error; see `ByoaError::category`.
+ */
+
+enum class ErrorCategory {
+    
+    /**
+     * The external JWT or a parameter is wrong; nothing was sent. Fix it (or get a fresh JWT
+     * from the provider) and call again.
+     */
+    INVALID_INPUT,
+    /**
+     * Dynamic checked the credentials and refused them; the reason says why (the JWT's
+     * issuer, audience, signature, ... or the device signature). Not worth retrying as is.
+     */
+    REJECTED,
+    /**
+     * There is no session Dynamic accepts: sign the user in again.
+     */
+    SIGN_IN_AGAIN,
+    /**
+     * A temporary condition on Dynamic's side or the device's (rate limit, server error,
+     * keychain locked): retry later; the session, if any, is kept.
+     */
+    RETRY_LATER,
+    /**
+     * The request did not complete (offline, timeout, TLS): retry when the network is back.
+     */
+    NETWORK,
+    /**
+     * Another call of the app's decided the outcome (a later sign-in, a sign-out): nothing to do.
+     */
+    SUPERSEDED,
+    /**
+     * The environment or the client is set up wrong (config, dashboard settings, base URL or
+     * a proxy answering in Dynamic's place): a developer must fix it.
+     */
+    MISCONFIGURATION,
+    /**
+     * A bug in this library: report it.
+     */
+    BUG;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorCategory: FfiConverterRustBuffer<ErrorCategory> {
+    override fun read(buf: ByteBuffer) = try {
+        ErrorCategory.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ErrorCategory) = 4UL
+
+    override fun write(value: ErrorCategory, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Why a request got no response. `detail` is for logs and errors: the client scrubs it, but an
+ * implementation should not put request contents in it.
+ */
+sealed class HttpException: kotlin.Exception() {
+    
+    /**
+     * No connection could be made (DNS, refused, unreachable, no network). The server never
+     * saw the request, so the client may send it again.
+     */
+    class Connect(
+        
+        val `detail`: kotlin.String
+        ) : HttpException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * `timeout_ms` elapsed.
+     */
+    class Timeout(
+        
+        val `detail`: kotlin.String
+        ) : HttpException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The TLS handshake or the certificate check failed.
+     */
+    class Tls(
+        
+        val `detail`: kotlin.String
+        ) : HttpException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The platform cancelled the request (say, the app's HTTP client was shut down).
+     */
+    class Cancelled(
+        
+        val `detail`: kotlin.String
+        ) : HttpException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * Anything else, including a connection that broke after the request was sent.
+     */
+    class Other(
+        
+        val `detail`: kotlin.String
+        ) : HttpException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<HttpException> {
+        override fun lift(error_buf: RustBuffer.ByValue): HttpException = FfiConverterTypeHttpError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpError : FfiConverterRustBuffer<HttpException> {
+    override fun read(buf: ByteBuffer): HttpException {
+        
+
+        return when(buf.getInt()) {
+            1 -> HttpException.Connect(
+                FfiConverterString.read(buf),
+                )
+            2 -> HttpException.Timeout(
+                FfiConverterString.read(buf),
+                )
+            3 -> HttpException.Tls(
+                FfiConverterString.read(buf),
+                )
+            4 -> HttpException.Cancelled(
+                FfiConverterString.read(buf),
+                )
+            5 -> HttpException.Other(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: HttpException): ULong {
+        return when(value) {
+            is HttpException.Connect -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is HttpException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is HttpException.Tls -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is HttpException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is HttpException.Other -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: HttpException, buf: ByteBuffer) {
+        when(value) {
+            is HttpException.Connect -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is HttpException.Timeout -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is HttpException.Tls -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is HttpException.Cancelled -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is HttpException.Other -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+
+enum class HttpMethod {
+    
+    GET,
+    POST;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpMethod: FfiConverterRustBuffer<HttpMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        HttpMethod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: HttpMethod) = 4UL
+
+    override fun write(value: HttpMethod, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -7556,28 +8744,60 @@ public object FfiConverterTypeStorageError : FfiConverterRustBuffer<StorageExcep
 /**
  * @suppress
  */
-public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
-    override fun read(buf: ByteBuffer): kotlin.ULong? {
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterULong.read(buf)
+        return FfiConverterLong.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.ULong?): ULong {
+    override fun allocationSize(value: kotlin.Long?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterULong.allocationSize(value)
+            return 1UL + FfiConverterLong.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterULong.write(value, buf)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
         }
     }
 }
@@ -7652,6 +8872,70 @@ public object FfiConverterOptionalTypeExternalJwtProvider: FfiConverterRustBuffe
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeHttpTransport: FfiConverterRustBuffer<HttpTransport?> {
+    override fun read(buf: ByteBuffer): HttpTransport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHttpTransport.read(buf)
+    }
+
+    override fun allocationSize(value: HttpTransport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHttpTransport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HttpTransport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHttpTransport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeKeySigner: FfiConverterRustBuffer<KeySigner?> {
+    override fun read(buf: ByteBuffer): KeySigner? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeKeySigner.read(buf)
+    }
+
+    override fun allocationSize(value: KeySigner?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeKeySigner.allocationSize(value)
+        }
+    }
+
+    override fun write(value: KeySigner?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeKeySigner.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLogger: FfiConverterRustBuffer<Logger?> {
     override fun read(buf: ByteBuffer): Logger? {
         if (buf.get().toInt() == 0) {
@@ -7674,6 +8958,38 @@ public object FfiConverterOptionalTypeLogger: FfiConverterRustBuffer<Logger?> {
         } else {
             buf.put(1)
             FfiConverterTypeLogger.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSessionStorage: FfiConverterRustBuffer<SessionStorage?> {
+    override fun read(buf: ByteBuffer): SessionStorage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSessionStorage.read(buf)
+    }
+
+    override fun allocationSize(value: SessionStorage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSessionStorage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SessionStorage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSessionStorage.write(value, buf)
         }
     }
 }
@@ -7798,6 +9114,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<HttpHeader>> {
+    override fun read(buf: ByteBuffer): List<HttpHeader> {
+        val len = buf.getInt()
+        return List<HttpHeader>(len) {
+            FfiConverterTypeHttpHeader.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HttpHeader>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHttpHeader.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HttpHeader>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHttpHeader.write(it, buf)
         }
     }
 }
