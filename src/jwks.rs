@@ -5,8 +5,11 @@
 //! on the critical path (the keys are fetched in parallel with the exchange, then cached) and it
 //! catches what TLS cannot: a misconfigured base URL or proxy answering with a token for another
 //! environment, another user, or one that was altered. The token is RS256 (contract §4.6); the
-//! signature is verified with ring, which the TLS stack already links, so this adds no code size
-//! for a second RSA implementation.
+//! signature is verified with ring. In the default build the TLS stack links ring anyway; in the
+//! mobile build (no TLS stack) ring was measured against RustCrypto's pure-Rust `rsa` 0.9: the
+//! stripped library is the same size either way (1,661,336 vs 1,661,736 bytes), but one
+//! verification takes 29 µs with ring and 682 µs with `rsa` at the size-optimised `opt-level =
+//! "z"`, on the sign-in's critical path.
 //!
 //! When the keys cannot be fetched, the sign-in fails with the fetch's error (network or server
 //! error) and the session is not kept: "checked before stored" has no exceptions. The failure is
