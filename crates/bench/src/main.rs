@@ -14,7 +14,8 @@
 //! * `--cold-start PATH` (`byoa-cold-start` beside this executable);
 //! * `--criterion-dir DIR` (`target/criterion`);
 //! * `--library PATH` (`target/release/libdynamic_byoa.so`), `--bloat-crates FILE`;
-//! * `--header TEXT`: the line above the table (date and machine).
+//! * `--header TEXT`: the line above the table (date and machine);
+//! * `--only ITEMS` (all): a comma-separated subset of the items, e.g. `2,5`.
 //!
 //! Each measurement is one entry of [`MEASUREMENTS`]; one that fails becomes a "failed" row
 //! instead of stopping the others. A new row is one more function and one more entry.
@@ -86,6 +87,7 @@ struct Options {
     library: PathBuf,
     bloat_crates: Option<PathBuf>,
     header: String,
+    only: Option<Vec<String>>,
 }
 
 impl Options {
@@ -101,6 +103,7 @@ impl Options {
             library: "target/release/libdynamic_byoa.so".into(),
             bloat_crates: None,
             header: "Benchmarks".to_owned(),
+            only: None,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
@@ -118,6 +121,7 @@ impl Options {
                 "--library" => options.library = value.into(),
                 "--bloat-crates" => options.bloat_crates = Some(value.into()),
                 "--header" => options.header = value,
+                "--only" => options.only = Some(value.split(',').map(str::to_owned).collect()),
                 _ => return Err(format!("unknown option {flag}").into()),
             }
         }
@@ -153,6 +157,15 @@ fn run(options: Options) -> BoxResult<()> {
     };
     let mut rows = Vec::new();
     for (item, measurement) in MEASUREMENTS {
+        let wanted = |only: &Vec<String>| only.iter().any(|o| item.split('-').any(|i| i == o));
+        if context
+            .options
+            .only
+            .as_ref()
+            .is_some_and(|only| !wanted(only))
+        {
+            continue;
+        }
         eprintln!("byoa-bench: measuring item {item}");
         rows.extend(measurement(&context));
     }
@@ -175,7 +188,8 @@ fn latency_rows(context: &Context) -> Vec<Row> {
         Ok(latency) => latency,
         Err(e) => return vec![Row::failed("2", what, &e.to_string())],
     };
-    let (client, raw) = (latency.client, latency.raw);
+    let (client, port, own, raw) = (latency.client, latency.port, latency.port_own, latency.raw);
+    let hop = latency.round_trip;
     let spread = |s: &Summary| {
         format!(
             "p10–p90 {}–{}, max {}",
@@ -184,21 +198,57 @@ fn latency_rows(context: &Context) -> Vec<Row> {
             stats::ms(s.max)
         )
     };
+    let versus_raw = |side: &Summary| {
+        format!(
+            "client ÷ raw {} (+{})",
+            stats::ratio(side.median, raw.median),
+            stats::ms(side.median - raw.median)
+        )
+    };
     vec![
         Row {
             item: "2",
             what: format!("{what}, median of {} sign-ins each", client.n),
-            native: format!("{} (`DynamicClient`)", stats::ms(client.median)),
+            native: format!("{} (`DynamicClient`, built-in reqwest)", stats::ms(client.median)),
             alternative: format!("{} (raw reqwest POST, same request)", stats::ms(raw.median)),
-            ratio: format!(
-                "client ÷ raw {} (+{})",
-                stats::ratio(client.median, raw.median),
-                stats::ms(client.median - raw.median)
-            ),
+            ratio: versus_raw(&client),
             notes: format!(
-                "client {}; raw {}; interleaved, after 50 warm-ups each",
+                "client {}; raw {}; three sides interleaved, after 50 warm-ups each",
                 spread(&client),
                 spread(&raw)
+            ),
+        },
+        Row {
+            item: "2",
+            what: format!("{what}, through the HttpTransport port, median"),
+            native: format!("{} (`DynamicClient`, the bench's own transport)", stats::ms(port.median)),
+            alternative: format!("{} (raw reqwest POST)", stats::ms(raw.median)),
+            ratio: versus_raw(&port),
+            notes: format!(
+                "the transport is a reqwest client behind the port, as OkHttp or URLSession are on phones; {}",
+                spread(&port)
+            ),
+        },
+        Row {
+            item: "2",
+            what: "2. The client's own work per sign-in (total minus the transport's send), median".to_owned(),
+            native: stats::ms(own.median),
+            alternative: "—".to_owned(),
+            ratio: format!("{:.0} % of the sign-in", 100.0 * own.median / port.median),
+            notes: format!(
+                "preflight, request building, the hop onto the library runtime, decoding, the RS256 check of Dynamic's token, the state change and a memory store write; {}",
+                spread(&own)
+            ),
+        },
+        Row {
+            item: "2",
+            what: "2. Of which: the hop onto the library runtime and back (an exported async call with no I/O), median".to_owned(),
+            native: stats::ms(hop.median),
+            alternative: "—".to_owned(),
+            ratio: format!("{:.0} % of the client's own work", 100.0 * hop.median / own.median),
+            notes: format!(
+                "`auth().restore()` once settled, measured between the sign-ins; a sign-in makes this hop once, and its return wakes the caller's thread; {}",
+                spread(&hop)
             ),
         },
         Row {
