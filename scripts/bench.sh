@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side in one run, printed as one markdown table (README "Benchmarks"):
 #   1. preflight cost per external JWT (criterion, benches/preflight.rs)
-#   2. steady-state sign-in latency: DynamicClient vs a raw reqwest POST, same loopback emulator
+#   2. steady-state sign-in latency: DynamicClient (built-in reqwest, and an HttpTransport of the
+#      bench's own) vs a raw reqwest POST, same loopback emulator; the client's own work and the
+#      runtime hop per call
 #   3. cold start to a signed-in session: native program vs Dynamic's JS SDK in Node
 #   4. peak RSS of both programs of 3
-#   5. size of the stripped mobile library, and its largest contributors (cargo-bloat)
+#   5. size of the stripped library, default and mobile (--no-default-features) builds, and the
+#      largest contributors of each (cargo-bloat)
 #   6. restore from storage to a signed-in state, without the network
 #   7. access_token() with a fresh bearer, and a step-up over loopback
 # Not part of scripts/test.sh: benchmarks print, humans judge.
@@ -46,6 +49,10 @@ cargo build --release -p dynamic-byoa --lib >&2
 # Measured as built alone, as an app build would: building the bench crate next unifies the
 # features of shared dependencies with the emulator's.
 cp target/release/libdynamic_byoa.so "$out/libdynamic_byoa.so"
+# The mobile build: no HTTP/TLS stack of its own. Its own target dir, so that neither build's
+# features leak into the other's.
+cargo build --release -p dynamic-byoa --lib --no-default-features --target-dir target/mobile >&2
+cp target/mobile/release/libdynamic_byoa.so "$out/libdynamic_byoa-mobile.so"
 cargo build --release -p dynamic-byoa-bench --bins >&2
 
 step "item 1: criterion (cargo bench --bench preflight)"
@@ -56,6 +63,10 @@ step "item 5: cargo bloat on an unstripped build of the same profile"
 export CARGO_PROFILE_BLOAT_INHERITS=release CARGO_PROFILE_BLOAT_STRIP=false
 cargo bloat --profile bloat -p dynamic-byoa --lib --crates -n 12 >"$out/bloat-crates.txt"
 cargo bloat --profile bloat -p dynamic-byoa --lib -n 12 >"$out/bloat-functions.txt"
+cargo bloat --profile bloat -p dynamic-byoa --lib --no-default-features --target-dir target/mobile \
+  --crates -n 12 >"$out/bloat-crates-mobile.txt"
+cargo bloat --profile bloat -p dynamic-byoa --lib --no-default-features --target-dir target/mobile \
+  -n 12 >"$out/bloat-functions-mobile.txt"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 header="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores of ${cpu:-an unknown CPU}, \
@@ -68,7 +79,9 @@ step "items 2-4: emulator, latency, cold starts (this takes a minute or two)"
   --signins "$signins" --cold-runs "$cold_runs" \
   --js-dir benches/js --cold-start target/release/byoa-cold-start \
   --criterion-dir target/criterion --library "$out/libdynamic_byoa.so" \
-  --bloat-crates "$out/bloat-crates.txt" --header "$header" >"$out/table.md"
+  --bloat-crates "$out/bloat-crates.txt" \
+  --mobile-library "$out/libdynamic_byoa-mobile.so" \
+  --mobile-bloat-crates "$out/bloat-crates-mobile.txt" --header "$header" >"$out/table.md"
 
 {
   cat "$out/table.md"
@@ -82,6 +95,16 @@ step "items 2-4: emulator, latency, cold starts (this takes a minute or two)"
   echo
   echo "Largest sections of the stripped library (size -A, bytes):"
   size -A "$out/libdynamic_byoa.so" | awk 'NR > 2 && $1 ~ /^\./ {print $2, $1}' | sort -rn | head -8
+  echo '```'
+  echo
+  echo "The mobile build (--no-default-features), the same way:"
+  echo
+  echo '```text'
+  grep -v '^ *Analyzing\|^$' "$out/bloat-crates-mobile.txt"
+  echo
+  grep -v '^ *Analyzing\|^$' "$out/bloat-functions-mobile.txt"
+  echo
+  size -A "$out/libdynamic_byoa-mobile.so" | awk 'NR > 2 && $1 ~ /^\./ {print $2, $1}' | sort -rn | head -8
   echo '```'
 } >"$out/report.md"
 cat "$out/report.md"

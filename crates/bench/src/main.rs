@@ -14,6 +14,7 @@
 //! * `--cold-start PATH` (`byoa-cold-start` beside this executable);
 //! * `--criterion-dir DIR` (`target/criterion`);
 //! * `--library PATH` (`target/release/libdynamic_byoa.so`), `--bloat-crates FILE`;
+//! * `--mobile-library PATH`, `--mobile-bloat-crates FILE`: the `--no-default-features` build;
 //! * `--header TEXT`: the line above the table (date and machine);
 //! * `--only ITEMS` (all): a comma-separated subset of the items, e.g. `2,5`.
 //!
@@ -86,6 +87,8 @@ struct Options {
     criterion_dir: PathBuf,
     library: PathBuf,
     bloat_crates: Option<PathBuf>,
+    mobile_library: Option<PathBuf>,
+    mobile_bloat_crates: Option<PathBuf>,
     header: String,
     only: Option<Vec<String>>,
 }
@@ -102,6 +105,8 @@ impl Options {
             criterion_dir: "target/criterion".into(),
             library: "target/release/libdynamic_byoa.so".into(),
             bloat_crates: None,
+            mobile_library: None,
+            mobile_bloat_crates: None,
             header: "Benchmarks".to_owned(),
             only: None,
         };
@@ -120,6 +125,8 @@ impl Options {
                 "--criterion-dir" => options.criterion_dir = value.into(),
                 "--library" => options.library = value.into(),
                 "--bloat-crates" => options.bloat_crates = Some(value.into()),
+                "--mobile-library" => options.mobile_library = Some(value.into()),
+                "--mobile-bloat-crates" => options.mobile_bloat_crates = Some(value.into()),
                 "--header" => options.header = value,
                 "--only" => options.only = Some(value.split(',').map(str::to_owned).collect()),
                 _ => return Err(format!("unknown option {flag}").into()),
@@ -386,11 +393,23 @@ fn node_version(node: &Path) -> String {
 
 fn size_rows(context: &Context) -> Vec<Row> {
     let options = &context.options;
-    vec![size::row(
-        &options.library,
-        options.bloat_crates.as_deref(),
-        &options.js_dir.join("node_modules"),
-    )]
+    let node_modules = options.js_dir.join("node_modules");
+    let mut builds = vec![size::Build {
+        name: "default build (built-in reqwest + rustls)",
+        library: &options.library,
+        bloat_crates: options.bloat_crates.as_deref(),
+    }];
+    if let Some(mobile) = &options.mobile_library {
+        builds.push(size::Build {
+            name: "mobile build (--no-default-features, the platform's HTTP)",
+            library: mobile,
+            bloat_crates: options.mobile_bloat_crates.as_deref(),
+        });
+    }
+    builds
+        .iter()
+        .map(|build| size::row(build, &node_modules))
+        .collect()
 }
 
 /// Restores per storage kind: enough for a stable median, quick next to the other rows.

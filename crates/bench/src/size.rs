@@ -1,6 +1,8 @@
-//! Row 5: size of the stripped mobile library (release profile: opt-level z, fat LTO, one codegen
-//! unit, stripped), with the largest crates as `cargo bloat --crates` saw them in an unstripped
-//! twin, set against what installing Dynamic's JS SDK puts on disk.
+//! Row 5: size of the stripped library (release profile: opt-level z, fat LTO, one codegen unit,
+//! stripped) in both builds: the default one (built-in reqwest/rustls HTTP stack) and the mobile
+//! one (`--no-default-features`: the platform's HTTP behind the port), each with the largest
+//! crates as `cargo bloat --crates` saw them in an unstripped twin, set against what installing
+//! Dynamic's JS SDK puts on disk.
 
 use std::path::Path;
 
@@ -8,14 +10,29 @@ use crate::BoxResult;
 use crate::report::Row;
 use crate::stats;
 
-const WHAT: &str = "5. Size of the stripped mobile library (x86_64 cdylib)";
-
-pub fn row(library: &Path, bloat_crates: Option<&Path>, node_modules: &Path) -> Row {
-    measure(library, bloat_crates, node_modules)
-        .unwrap_or_else(|e| Row::failed("5", WHAT, &e.to_string()))
+/// One build of the library to report.
+pub struct Build<'a> {
+    /// `default build (built-in reqwest + rustls)`, `mobile build (--no-default-features)`.
+    pub name: &'a str,
+    pub library: &'a Path,
+    pub bloat_crates: Option<&'a Path>,
 }
 
-fn measure(library: &Path, bloat_crates: Option<&Path>, node_modules: &Path) -> BoxResult<Row> {
+pub fn row(build: &Build<'_>, node_modules: &Path) -> Row {
+    let what = format!(
+        "5. Size of the stripped library, {} (x86_64 cdylib)",
+        build.name
+    );
+    measure(&what, build.library, build.bloat_crates, node_modules)
+        .unwrap_or_else(|e| Row::failed("5", &what, &e.to_string()))
+}
+
+fn measure(
+    what: &str,
+    library: &Path,
+    bloat_crates: Option<&Path>,
+    node_modules: &Path,
+) -> BoxResult<Row> {
     let size = std::fs::metadata(library)
         .map_err(|e| format!("{}: {e}", library.display()))?
         .len() as f64;
@@ -35,7 +52,7 @@ fn measure(library: &Path, bloat_crates: Option<&Path>, node_modules: &Path) -> 
     };
     Ok(Row {
         item: "5",
-        what: WHAT.to_owned(),
+        what: what.to_owned(),
         native: format!("{} ({} B)", stats::bytes(size), size as u64),
         alternative,
         ratio,
