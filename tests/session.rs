@@ -72,14 +72,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 async fn a_restarted_app_restores_its_session_from_storage_without_the_network() {
     let fx = Fixture::start().await;
     let dir = temp_dir("restart");
-    let first = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(Arc::new(FileStorage::new(&dir))),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let first = client_on_storage(fx.config(), Arc::new(FileStorage::new(&dir)));
     first.auth().restore().await;
     let session = sign_in(&first, &fx.jwt_for("ruth"), "ruth").await.unwrap();
     let bearer = first.auth().tokens().unwrap().bearer_token();
@@ -88,14 +81,7 @@ async fn a_restarted_app_restores_its_session_from_storage_without_the_network()
     // The "next launch" points at a port where nothing listens: restore needs no network.
     let offline = ClientConfig::new(ENV)
         .with_api_base_url(format!("http://127.0.0.1:{}/api/v0", closed_port()));
-    let second = DynamicClient::new(
-        offline,
-        ClientDependencies {
-            storage: Some(Arc::new(FileStorage::new(&dir))),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let second = client_on_storage(offline, Arc::new(FileStorage::new(&dir)));
     let state = second.auth().restore().await;
     assert_eq!(
         state,
@@ -112,14 +98,7 @@ async fn a_restarted_app_restores_its_session_from_storage_without_the_network()
 async fn a_locked_keychain_is_not_signed_out_and_nothing_is_lost_when_it_unlocks() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let first = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let first = client_on_storage(fx.config(), keychain.clone());
     first.auth().restore().await;
     sign_in(&first, &fx.jwt_for("lena"), "lena").await.unwrap();
     drop(first);
@@ -129,14 +108,7 @@ async fn a_locked_keychain_is_not_signed_out_and_nothing_is_lost_when_it_unlocks
 
     // Launched before first unlock (iOS prewarming): the keychain refuses to read.
     keychain.set_locked(true);
-    let client = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(fx.config(), keychain.clone());
     let recorder = Recorder::attach(&client);
     let state = client.auth().restore().await;
     assert!(
@@ -185,14 +157,7 @@ async fn a_broken_keystore_is_reported_as_unavailable_never_as_signed_out() {
     let keychain = SimulatedKeychain::new();
     keychain.put(&session_key(ENV), "{}");
     keychain.set_broken(true);
-    let client = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(fx.config(), keychain.clone());
     let state = client.auth().restore().await;
     assert!(
         matches!(state, AuthState::StorageUnavailable { .. }),
@@ -209,14 +174,7 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
     for garbage in ["{not json", r#"{"version": 999, "token": "x"}"#] {
         let keychain = SimulatedKeychain::new();
         keychain.put(&session_key(ENV), garbage);
-        let client = DynamicClient::new(
-            ClientConfig::new(ENV),
-            ClientDependencies {
-                storage: Some(keychain.clone()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let client = client_on_storage(ClientConfig::new(ENV), keychain.clone());
         let state = client.auth().restore().await;
         assert_eq!(
             state,
@@ -231,27 +189,13 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
 async fn a_fresh_install_discards_a_session_left_by_a_previous_install() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let first = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let first = client_on_storage(fx.config(), keychain.clone());
     sign_in(&first, &fx.jwt_for("gus"), "gus").await.unwrap();
     drop(first);
 
     let mut reinstalled = fx.config();
     reinstalled.fresh_install = true;
-    let client = DynamicClient::new(
-        reinstalled,
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(reinstalled, keychain.clone());
     assert_eq!(
         client.auth().restore().await,
         signed_out(SignOutReason::FreshInstall)
@@ -285,14 +229,7 @@ async fn refresh_extends_the_session_and_replaces_the_stored_record() {
     let keychain = SimulatedKeychain::new();
     let mut config = fx.config();
     config.auto_refresh = Some(false);
-    let client = DynamicClient::new(
-        config,
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(config, keychain.clone());
     sign_in(&client, &fx.jwt_for("rob"), "rob").await.unwrap();
     let expiry = expires_at(&client);
     let writes = keychain.writes();
@@ -308,14 +245,7 @@ async fn refresh_extends_the_session_and_replaces_the_stored_record() {
 async fn a_401_on_refresh_signs_out_with_refresh_unauthorized() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(fx.config(), keychain.clone());
     sign_in(&client, &fx.jwt_for("una"), "una").await.unwrap();
     fx.emulator.inject_faults(
         REFRESH,
@@ -594,14 +524,7 @@ async fn a_device_clock_changed_after_calibration_does_not_end_a_live_session() 
 async fn sign_out_revokes_with_the_user_intent_reason_and_deletes_the_record() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(fx.config(), keychain.clone());
     sign_in(&client, &fx.jwt_for("ola"), "ola").await.unwrap();
     let bearer = client.auth().tokens().unwrap().bearer_token();
     client.auth().sign_out().await;
@@ -626,14 +549,7 @@ async fn sign_out_revokes_with_the_user_intent_reason_and_deletes_the_record() {
 async fn a_failed_revoke_still_signs_out_locally() {
     let fx = Fixture::start().await;
     let keychain = SimulatedKeychain::new();
-    let client = DynamicClient::new(
-        fx.config(),
-        ClientDependencies {
-            storage: Some(keychain.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let client = client_on_storage(fx.config(), keychain.clone());
     sign_in(&client, &fx.jwt_for("pat"), "pat").await.unwrap();
     fx.emulator
         .inject_faults(REVOKE, vec![Fault::connection_drop(), Fault::status(500)]);
@@ -780,14 +696,7 @@ async fn two_environments_side_by_side_are_independent_even_on_one_store() {
     let store: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
     let client_for = |env: &str| {
         let config = ClientConfig::new(env).with_api_base_url(emulator.base_url());
-        DynamicClient::new(
-            config,
-            ClientDependencies {
-                storage: Some(store.clone()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
+        client_on_storage(config, store.clone())
     };
     let (a, b) = (client_for(ENV), client_for(OTHER_ENV));
     let jwt = |sub: &str| issuer.mint(&issuer.claims_for(sub, Duration::from_secs(600)));

@@ -381,3 +381,15 @@ pub fn epoch_ms(time: std::time::SystemTime) -> i64 {
         .expect("after 1970")
         .as_millis() as i64
 }
+
+/// A client with `config` on `storage`, every other dependency default.
+pub fn client_on_storage(
+    config: ClientConfig,
+    storage: Arc<dyn SessionStorage>,
+) -> Arc<DynamicClient> {
+    let dependencies = dynamic_byoa::ClientDependencies {
+        storage: Some(storage),
+        ..Default::default()
+    };
+    DynamicClient::new(config, dependencies).expect("valid config")
+}
