@@ -222,8 +222,14 @@ impl UrlParts {
 }
 
 fn parse(text: &str) -> Result<UrlParts, String> {
-    if text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err("contains spaces or control characters".into());
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    // A backslash ends the authority for a WHATWG parser and not for this one: refused, so
+    // that no two readings of one URL can differ.
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || b == b'\\')
+    {
+        return Err("contains spaces, backslashes or control characters".into());
     }
     let (scheme, rest) = text
         .split_once("://")
@@ -238,14 +244,45 @@ fn parse(text: &str) -> Result<UrlParts, String> {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let (host, port) = split_port(authority)?;
     let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    let path = check_path(&tail[..path_end])?;
     Ok(UrlParts {
         scheme,
         host: parse_host(host)?,
         port,
-        path: tail[..path_end].to_owned(),
+        path,
         has_credentials,
         has_query_or_fragment: path_end < tail.len(),
     })
+}
+
+/// The path as an HTTP stack sends it back: only RFC 3986 path characters and `%XX` escapes,
+/// and no `.` or `..` segments, which a stack would resolve into another URL.
+fn check_path(path: &str) -> Result<String, String> {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return Err("the path has a `%` that is not an escape".into());
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)) {
+            return Err("the path has a character that must be %-escaped".into());
+        }
+        i += 1;
+    }
+    let dot_segment = path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    if dot_segment {
+        return Err("the path has a `.` or `..` segment".into());
+    }
+    Ok(path.to_owned())
 }
 
 /// `host[:port]` or `[v6][:port]`.
@@ -264,6 +301,7 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
         }
     };
     let port = port
+        .filter(|p| !p.is_empty())
         .map(|p| p.parse::<u16>().map_err(|_| format!("invalid port `{p}`")))
         .transpose()?;
     Ok((host, port))
@@ -271,10 +309,13 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
 
 fn parse_host(host: &str) -> Result<Host, String> {
     if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6
+        let ip: Ipv6Addr = v6
             .parse()
-            .map(Host::Ipv6)
-            .map_err(|_| format!("invalid IPv6 host `{v6}`"));
+            .map_err(|_| format!("invalid IPv6 host `{v6}`"))?;
+        if ip.to_ipv4_mapped().is_some() {
+            return Err("an IPv4-mapped IPv6 host: write the IPv4 address".into());
+        }
+        return Ok(Host::Ipv6(ip));
     }
     if host.is_empty() {
         return Err("no host".into());
@@ -287,13 +328,18 @@ fn parse_host(host: &str) -> Result<Host, String> {
     if let Ok(ip) = host.parse::<Ipv4Addr>() {
         return Ok(Host::Ipv4(ip));
     }
-    let valid = host.split('.').all(|label| {
+    let labels = || host.split('.');
+    let valid = labels().all(|label| {
         !label.is_empty()
             && label
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     });
-    if !valid {
+    // A name ending in a number is read as an IPv4 address by other parsers (`10.1`).
+    let numeric_end = labels()
+        .last()
+        .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
+    if !valid || numeric_end {
         return Err(format!("invalid host `{host}`"));
     }
     Ok(Host::Domain(host.to_ascii_lowercase()))
@@ -327,6 +373,9 @@ fn validate_origin(origin: &str) -> Result<String, Error> {
             format!("must have a scheme and a host, e.g. https://app.example.com ({e})"),
         )
     })?;
+    if url.has_credentials {
+        return Err(invalid("app_origin", "must not carry credentials"));
+    }
     Ok(url.origin())
 }
 
@@ -449,12 +498,51 @@ mod tests {
             "https://example.com:99999/",
             "https://example..com/",
             "https:///api/v0",
+            "https://good.com\\@evil.com/api/v0",
+            "https://example.com/api/../v0",
+            "https://example.com/api/%2E%2e/v0",
+            "https://example.com/api/v0/{x}",
+            "https://example.com/ä",
+            "https://example.com/%zz",
+            "https://example.123/api",
+            "https://10.1/api",
+            "http://[::ffff:127.0.0.1]/api",
         ] {
             assert_eq!(
                 settings(ClientConfig::new(ENV).with_api_base_url(bad)).unwrap_err(),
                 "api_base_url",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn what_the_url_crate_accepted_users_rely_on_is_still_accepted() {
+        for (given, stored) in [
+            (
+                " https://example.com/api/v0\n",
+                "https://example.com/api/v0",
+            ),
+            (
+                "https://my_host.example.com/api/v0",
+                "https://my_host.example.com/api/v0",
+            ),
+            ("https://example.com:/api/v0", "https://example.com/api/v0"),
+            (
+                "https://example.com/api%20v0",
+                "https://example.com/api%20v0",
+            ),
+        ] {
+            let s = settings(ClientConfig::new(ENV).with_api_base_url(given)).unwrap();
+            assert_eq!(s.api_base_url, stored, "{given:?}");
+        }
+        for origin in [
+            "https://good.com\\@evil.com",
+            "https://user@app.example.com",
+        ] {
+            let mut config = ClientConfig::new(ENV);
+            config.app_origin = Some(origin.into());
+            assert_eq!(settings(config).unwrap_err(), "app_origin", "{origin}");
         }
     }
 

@@ -148,7 +148,9 @@ impl ByoaError {
     }
 
     /// What the app should do about this error, for a `when`/`switch` that need not list every
-    /// variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+    /// variant. Each code's category is part of the contract (tested in `category_of_every_code`);
+    /// `key_unavailable` and `storage_unavailable` are `RetryLater` when the store or key is
+    /// only locked (`Unavailable`), else `SignInAgain`.
     pub fn category(&self) -> ErrorCategory {
         use ErrorCategory as C;
         match self {
@@ -165,11 +167,18 @@ impl ByoaError {
             | Self::InvalidSessionPublicKey => C::InvalidInput,
             Self::ExternalAuthRejected { .. } | Self::DeviceSignatureRejected { .. } => C::Rejected,
             Self::Unauthorized { .. } | Self::NotSignedIn => C::SignInAgain,
+            // A locked keychain or keystore comes back; a key or entry that is gone or broken
+            // does not: a new sign-in writes a new one.
+            Self::KeyUnavailable {
+                error: KeySignerError::Unavailable { .. },
+            }
+            | Self::StorageUnavailable {
+                error: StorageError::Unavailable { .. },
+            } => C::RetryLater,
+            Self::KeyUnavailable { .. } | Self::StorageUnavailable { .. } => C::SignInAgain,
             Self::RateLimited { .. }
             | Self::ServerError { .. }
-            | Self::DeviceNonceUnavailable { .. }
-            | Self::KeyUnavailable { .. }
-            | Self::StorageUnavailable { .. } => C::RetryLater,
+            | Self::DeviceNonceUnavailable { .. } => C::RetryLater,
             Self::Network { .. } => C::Network,
             Self::SignInSuperseded | Self::SignInCancelled | Self::SessionChanged => C::Superseded,
             Self::SandboxLimitReached { .. }
@@ -323,7 +332,8 @@ impl From<Option<ExternalAuthRejection>> for RejectionReason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum NetworkErrorKind {
-    /// No connection could be made (DNS, refused, unreachable).
+    /// No connection could be made (DNS, refused, unreachable, or the connection attempt timed
+    /// out: the server never saw the request).
     Connect,
     /// The overall request timeout ran out.
     Timeout,
@@ -620,6 +630,15 @@ mod tests {
                 detail: text(),
             },
             ByoaError::Internal { detail: text() },
+            ByoaError::KeyUnavailable {
+                error: KeySignerError::NotFound { detail: text() },
+            },
+            ByoaError::KeyUnavailable {
+                error: KeySignerError::Failed { detail: text() },
+            },
+            ByoaError::StorageUnavailable {
+                error: StorageError::Failed { detail: text() },
+            },
         ]
     }
 
@@ -658,6 +677,10 @@ mod tests {
             ("invalid_response", C::Misconfiguration),
             ("invalid_configuration", C::Misconfiguration),
             ("internal", C::Bug),
+            // The same codes when the key or the entry is gone or broken, not merely locked.
+            ("key_unavailable", C::SignInAgain),
+            ("key_unavailable", C::SignInAgain),
+            ("storage_unavailable", C::SignInAgain),
         ];
         let errors = one_of_each();
         assert_eq!(errors.len(), contract.len());

@@ -318,9 +318,8 @@ impl Transport {
             url.to_owned(),
             headers,
             call.body.clone(),
-            i64::try_from(remaining.as_millis())
-                .unwrap_or(i64::MAX)
-                .max(1),
+            millis(remaining),
+            millis(CONNECT_TIMEOUT.min(remaining)),
             MAX_BODY_BYTES as i64,
         )
     }
@@ -338,6 +337,12 @@ impl Transport {
             environment_id: self.settings.environment_id.clone(),
         }
     }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
 }
 
 /// What the transport handed back, checked before anything reads it: a status in 100-599,
@@ -360,11 +365,17 @@ fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error> {
             detail: "the HTTP transport returned a malformed header",
         });
     }
-    if response.body.len() > MAX_BODY_BYTES {
-        return Err(Error::Incomplete {
-            status,
-            detail: "the response body is over 1 MiB",
-        });
+    let mut body = response.body;
+    if body.len() > MAX_BODY_BYTES {
+        if (200..=299).contains(&status) {
+            return Err(Error::Incomplete {
+                status,
+                detail: "the response body is over 1 MiB",
+            });
+        }
+        // An error's body is read best effort (a proxy's large HTML 503 page): its status
+        // still decides, and is still retried where the rules allow.
+        body.clear();
     }
     if response
         .url
@@ -379,7 +390,7 @@ fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error> {
     Ok(Answer {
         status,
         headers: response.headers,
-        body: response.body,
+        body,
     })
 }
 

@@ -413,6 +413,30 @@ async fn an_oversized_body_is_refused_whatever_the_transport_hands_over() {
 }
 
 #[tokio::test]
+async fn an_oversized_error_body_still_reads_as_its_status_and_is_retried() {
+    let fx = Fixture::start().await;
+    let error = sign_in_through(
+        &fx,
+        Arc::new(Misbehaving {
+            inner: LoopbackHttp::default(),
+            route: SIGNIN,
+            how: |mut response, request| {
+                // A proxy's large HTML error page.
+                response.status = 503;
+                response.body = vec![b'<'; request.max_response_bytes() as usize + 1];
+                response
+            },
+        }),
+    )
+    .await;
+    assert!(
+        matches!(error, ByoaError::ServerError { status: 503, .. }),
+        "{error:?}"
+    );
+    assert_eq!(fx.signin_requests(), 3, "the first attempt and two retries");
+}
+
+#[tokio::test]
 async fn a_malformed_status_or_header_is_an_invalid_response_never_a_panic() {
     let fx = Fixture::start().await;
     let statuses: [fn(HttpResponse, &HttpRequest) -> HttpResponse; 4] = [
@@ -521,10 +545,20 @@ async fn printing_a_request_shows_no_header_value_and_no_body() {
     #[async_trait::async_trait]
     impl HttpTransport for Printing {
         async fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, HttpError> {
-            self.0
-                .lock()
-                .unwrap()
-                .extend([format!("{request:?}"), request.to_string()]);
+            assert!(request.connect_timeout_ms() > 0);
+            assert!(request.connect_timeout_ms() <= request.timeout_ms());
+            let response = HttpResponse {
+                status: 200,
+                headers: request.headers(),
+                body: request.body(),
+                url: None,
+            };
+            self.0.lock().unwrap().extend([
+                format!("{request:?}"),
+                request.to_string(),
+                format!("{:?}", request.headers()),
+                format!("{response:?}"),
+            ]);
             Err(HttpError::Connect {
                 detail: "offline".into(),
             })

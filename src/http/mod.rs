@@ -9,7 +9,8 @@
 //! HTTPS rule, redaction. An implementation only moves bytes.
 //!
 //! What an implementation must do: send exactly one request per `send` (no retries of its own),
-//! never follow a redirect (return the 3xx as it came), honour `timeout_ms`, stop when the future
+//! never follow a redirect (return the 3xx as it came), honour `timeout_ms` and
+//! `connect_timeout_ms` (a connection attempt that times out is `Connect`), stop when the future
 //! is dropped (that is how the client cancels), and never log bodies or header values (they
 //! carry tokens). It may stop reading a body once it exceeds `max_response_bytes`: the client
 //! refuses any longer body whatever it is handed.
@@ -52,11 +53,19 @@ impl std::fmt::Display for HttpMethod {
     }
 }
 
-/// One header, in the order it is sent or was received.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// One header, in the order it is sent or was received. Printing it (Kotlin `toString`, Swift
+/// `description`, Rust `Debug`) shows the name only: values carry the bearer token and cookies.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpHeader {
     pub name: String,
     pub value: String,
+}
+
+impl std::fmt::Debug for HttpHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {REDACTED}", self.name)
+    }
 }
 
 /// A request to send. An object, not a record, so that printing it (Kotlin `toString`, Swift
@@ -69,6 +78,7 @@ pub struct HttpRequest {
     headers: Vec<HttpHeader>,
     body: Vec<u8>,
     timeout_ms: i64,
+    connect_timeout_ms: i64,
     max_response_bytes: i64,
 }
 
@@ -79,6 +89,7 @@ impl HttpRequest {
         headers: Vec<HttpHeader>,
         body: Vec<u8>,
         timeout_ms: i64,
+        connect_timeout_ms: i64,
         max_response_bytes: i64,
     ) -> Self {
         Self {
@@ -87,6 +98,7 @@ impl HttpRequest {
             headers,
             body,
             timeout_ms,
+            connect_timeout_ms,
             max_response_bytes,
         }
     }
@@ -127,6 +139,13 @@ impl HttpRequest {
         self.timeout_ms
     }
 
+    /// How long making the connection may take, in milliseconds (at most `timeout_ms`). A
+    /// connection attempt that runs out of it is `HttpError::Connect`: the server never saw the
+    /// request, so the client may send it again within `timeout_ms`.
+    pub fn connect_timeout_ms(&self) -> i64 {
+        self.connect_timeout_ms
+    }
+
     /// The largest body the client accepts; reading may stop once a body is longer.
     pub fn max_response_bytes(&self) -> i64 {
         self.max_response_bytes
@@ -160,8 +179,10 @@ impl std::fmt::Display for HttpRequest {
     }
 }
 
-/// A response as the HTTP stack received it.
+/// A response as the HTTP stack received it. Printing it shows the status, the header names and
+/// the body's length: header values and the body carry tokens.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpResponse {
     /// The status code as received (the client refuses anything outside 100-599).
     pub status: i32,
@@ -176,7 +197,6 @@ pub struct HttpResponse {
 
 impl std::fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The body carries tokens: only its length is shown.
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
             .field("headers", &self.headers)
@@ -190,8 +210,9 @@ impl std::fmt::Debug for HttpResponse {
 /// implementation should not put request contents in it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum HttpError {
-    /// No connection could be made (DNS, refused, unreachable, no network). The server never
-    /// saw the request, so the client may send it again.
+    /// No connection could be made (DNS, refused, unreachable, no network, or the connection
+    /// attempt ran out of `connect_timeout_ms`). The server never saw the request, so the client
+    /// may send it again.
     #[error("connection failed: {detail}")]
     Connect { detail: String },
     /// `timeout_ms` elapsed.

@@ -60,9 +60,12 @@ impl HttpTransport for ReqwestTransport {
         let mut body = Vec::new();
         // Stops reading past the limit: the client refuses the body anyway.
         while body.len() <= limit {
-            match response.chunk().await.map_err(|e| classify(&e))? {
-                Some(chunk) => body.extend_from_slice(&chunk),
-                None => break,
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                // An error's body is best effort: its status is the answer.
+                Err(_) if !(200..=299).contains(&status) => break,
+                Err(error) => return Err(classify(&error)),
             }
         }
         Ok(HttpResponse {

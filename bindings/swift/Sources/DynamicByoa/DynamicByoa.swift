@@ -1756,6 +1756,13 @@ public protocol HttpRequestProtocol: AnyObject, Sendable {
     func body()  -> Data
     
     /**
+     * How long making the connection may take, in milliseconds (at most `timeout_ms`). A
+     * connection attempt that runs out of it is `HttpError::Connect`: the server never saw the
+     * request, so the client may send it again within `timeout_ms`.
+     */
+    func connectTimeoutMs()  -> Int64
+    
+    /**
      * Every header to send, in order. Values include the bearer token: never log them.
      */
     func headers()  -> [HttpHeader]
@@ -1843,6 +1850,20 @@ open func body() -> Data  {
     return try!  FfiConverterData.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_dynamic_byoa_fn_method_httprequest_body(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How long making the connection may take, in milliseconds (at most `timeout_ms`). A
+     * connection attempt that runs out of it is `HttpError::Connect`: the server never saw the
+     * request, so the client may send it again within `timeout_ms`.
+     */
+open func connectTimeoutMs() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httprequest_connect_timeout_ms(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3788,9 +3809,10 @@ public func FfiConverterTypeElevatedAccess_lower(_ value: ElevatedAccess) -> Rus
 
 
 /**
- * One header, in the order it is sent or was received.
+ * One header, in the order it is sent or was received. Printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows the name only: values carry the bearer token and cookies.
  */
-public struct HttpHeader: Equatable, Hashable {
+public struct HttpHeader: Equatable, Hashable, CustomDebugStringConvertible {
     public let name: String
     public let value: String
 
@@ -3804,6 +3826,17 @@ public struct HttpHeader: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httpheader_uniffi_trait_debug(
+            FfiConverterTypeHttpHeader_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -3845,9 +3878,10 @@ public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer 
 
 
 /**
- * A response as the HTTP stack received it.
+ * A response as the HTTP stack received it. Printing it shows the status, the header names and
+ * the body's length: header values and the body carry tokens.
  */
-public struct HttpResponse: Equatable, Hashable {
+public struct HttpResponse: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The status code as received (the client refuses anything outside 100-599).
      */
@@ -3885,6 +3919,17 @@ public struct HttpResponse: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_httpresponse_uniffi_trait_debug(
+            FfiConverterTypeHttpResponse_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -4574,7 +4619,9 @@ enum ByoaError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     /**
      * What the app should do about this error, for a `when`/`switch` that need not list every
-     * variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+     * variant. Each code's category is part of the contract (tested in `category_of_every_code`);
+     * `key_unavailable` and `storage_unavailable` are `RetryLater` when the store or key is
+     * only locked (`Unavailable`), else `SignInAgain`.
      */
 public func category() -> ErrorCategory  {
     return try!  FfiConverterTypeErrorCategory_lift(try! rustCall() {
@@ -5336,8 +5383,9 @@ enum HttpError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * No connection could be made (DNS, refused, unreachable, no network). The server never
-     * saw the request, so the client may send it again.
+     * No connection could be made (DNS, refused, unreachable, no network, or the connection
+     * attempt ran out of `connect_timeout_ms`). The server never saw the request, so the client
+     * may send it again.
      */
     case Connect(detail: String
     )
@@ -5744,7 +5792,8 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 public enum NetworkErrorKind: Equatable, Hashable {
     
     /**
-     * No connection could be made (DNS, refused, unreachable).
+     * No connection could be made (DNS, refused, unreachable, or the connection attempt timed
+     * out: the server never saw the request).
      */
     case connect
     /**

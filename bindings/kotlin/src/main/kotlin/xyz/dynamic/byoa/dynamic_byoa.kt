@@ -887,6 +887,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_httprequest_body(
     ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_httprequest_connect_timeout_ms(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_method_httprequest_headers(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_httprequest_max_response_bytes(
@@ -1021,6 +1023,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_httprequest_body(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httprequest_connect_timeout_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_dynamic_byoa_fn_method_httprequest_headers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_httprequest_max_response_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1096,6 +1100,10 @@ internal object UniffiLib {
     external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httpheader_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_httpresponse_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -3648,6 +3656,13 @@ public interface HttpRequestInterface {
     fun `body`(): kotlin.ByteArray
     
     /**
+     * How long making the connection may take, in milliseconds (at most `timeout_ms`). A
+     * connection attempt that runs out of it is `HttpError::Connect`: the server never saw the
+     * request, so the client may send it again within `timeout_ms`.
+     */
+    fun `connectTimeoutMs`(): kotlin.Long
+    
+    /**
      * Every header to send, in order. Values include the bearer token: never log them.
      */
     fun `headers`(): List<HttpHeader>
@@ -3786,6 +3801,24 @@ open class HttpRequest: Disposable, AutoCloseable, HttpRequestInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_body(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How long making the connection may take, in milliseconds (at most `timeout_ms`). A
+     * connection attempt that runs out of it is `HttpError::Connect`: the server never saw the
+     * request, so the client may send it again within `timeout_ms`.
+     */override fun `connectTimeoutMs`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httprequest_connect_timeout_ms(
         it,
         _status)
 }
@@ -6350,7 +6383,8 @@ public object FfiConverterTypeElevatedAccess: FfiConverterRustBuffer<ElevatedAcc
 
 
 /**
- * One header, in the order it is sent or was received.
+ * One header, in the order it is sent or was received. Printing it (Kotlin `toString`, Swift
+ * `description`, Rust `Debug`) shows the name only: values carry the bearer token and cookies.
  */
 data class HttpHeader (
     val `name`: kotlin.String
@@ -6362,6 +6396,15 @@ data class HttpHeader (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httpheader_uniffi_trait_debug(FfiConverterTypeHttpHeader.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -6391,7 +6434,8 @@ public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
 
 
 /**
- * A response as the HTTP stack received it.
+ * A response as the HTTP stack received it. Printing it shows the status, the header names and
+ * the body's length: header values and the body carry tokens.
  */
 data class HttpResponse (
     /**
@@ -6417,6 +6461,15 @@ data class HttpResponse (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_httpresponse_uniffi_trait_debug(FfiConverterTypeHttpResponse.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -7210,7 +7263,9 @@ sealed class ByoaException: kotlin.Exception() {
     
         /**
          * What the app should do about this error, for a `when`/`switch` that need not list every
-         * variant. Each code's category is part of the contract (tested in `category_of_every_code`).
+         * variant. Each code's category is part of the contract (tested in `category_of_every_code`);
+         * `key_unavailable` and `storage_unavailable` are `RetryLater` when the store or key is
+         * only locked (`Unavailable`), else `SignInAgain`.
          */ fun `category`(): ErrorCategory {
             return FfiConverterTypeErrorCategory.lift(
     uniffiRustCall() { _status ->
@@ -8023,8 +8078,9 @@ public object FfiConverterTypeErrorCategory: FfiConverterRustBuffer<ErrorCategor
 sealed class HttpException: kotlin.Exception() {
     
     /**
-     * No connection could be made (DNS, refused, unreachable, no network). The server never
-     * saw the request, so the client may send it again.
+     * No connection could be made (DNS, refused, unreachable, no network, or the connection
+     * attempt ran out of `connect_timeout_ms`). The server never saw the request, so the client
+     * may send it again.
      */
     class Connect(
         
@@ -8390,7 +8446,8 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 enum class NetworkErrorKind {
     
     /**
-     * No connection could be made (DNS, refused, unreachable).
+     * No connection could be made (DNS, refused, unreachable, or the connection attempt timed
+     * out: the server never saw the request).
      */
     CONNECT,
     /**
