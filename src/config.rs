@@ -337,7 +337,7 @@ fn parse_host(host: &str) -> Result<Host, String> {
     });
     // A name ending in a number is read as an IPv4 address by other parsers (`10.1`).
     let numeric_end = labels()
-        .last()
+        .next_back()
         .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()));
     if !valid || numeric_end {
         return Err(format!("invalid host `{host}`"));
