@@ -547,6 +547,16 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_error_never_echoes_a_token_the_app_passed_by_mistake() {
+        // Found by the client_urls fuzz target: the scheme of the input was quoted as is.
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let config = ClientConfig::new(ENV).with_api_base_url(format!("{jwt}://x"));
+        let error = crate::ByoaError::from(Settings::try_from(config).unwrap_err());
+        assert_eq!(error.code(), "invalid_configuration");
+        assert!(!error.to_string().contains("eyJzdWIiOiJhYmMifQ"), "{error}");
+    }
+
+    #[test]
     fn only_https_or_loopback_http_urls_may_be_sent_to() {
         let s = settings(ClientConfig::new(ENV)).unwrap();
         assert!(s.allows_url("https://app.dynamicauth.com/api/v0/sdk/x/jwks"));

@@ -115,7 +115,7 @@ pub(crate) fn raw_signature(signature: &[u8]) -> Result<[u8; 64], KeySignerError
 
 /// `SEQUENCE { INTEGER r, INTEGER s }` to 32-byte big-endian `r` and `s`. P-256 signatures are
 /// at most 72 bytes, so every length is a single short-form byte.
-fn der_to_raw(der: &[u8]) -> Option<[u8; 64]> {
+pub(crate) fn der_to_raw(der: &[u8]) -> Option<[u8; 64]> {
     let (&tag, rest) = der.split_first()?;
     let (&len, body) = rest.split_first()?;
     if tag != 0x30 || len >= 0x80 || body.len() != len as usize {

@@ -447,7 +447,9 @@ impl From<Error> for ByoaError {
             },
             Error::Config { field, detail } => Self::InvalidConfiguration {
                 field: field.into(),
-                detail,
+                // Details may quote the app's input (a URL's scheme): a token passed by mistake
+                // must not be shown. Found by the client_urls fuzz target.
+                detail: scrub(&detail),
             },
             Error::Superseded => Self::SignInSuperseded,
             Error::Cancelled => Self::SignInCancelled,

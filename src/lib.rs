@@ -27,6 +27,8 @@ mod error;
 mod events;
 mod exchange;
 mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod jwks;
 mod lifecycle;

@@ -64,7 +64,8 @@ impl Default for Call<'_> {
 }
 
 /// A response that passed the port checks: a real status, well-formed headers, a bounded body.
-struct Answer {
+#[derive(Clone)]
+pub(crate) struct Answer {
     status: u16,
     headers: Vec<HttpHeader>,
     body: Vec<u8>,
@@ -347,7 +348,7 @@ fn millis(duration: Duration) -> i64 {
 
 /// What the transport handed back, checked before anything reads it: a status in 100-599,
 /// headers an HTTP stack could have received, a body within the limit, from the URL asked for.
-fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error> {
+pub(crate) fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error> {
     let status = u16::try_from(response.status)
         .ok()
         .filter(|s| (100..=599).contains(s))
@@ -422,7 +423,7 @@ fn same_url(answered: &str, asked: &str) -> bool {
     normal(answered) == normal(asked)
 }
 
-fn decode<R: DeserializeOwned>(answer: Answer) -> Result<Reply<R>, Error> {
+pub(crate) fn decode<R: DeserializeOwned>(answer: Answer) -> Result<Reply<R>, Error> {
     let server_date = answer
         .header("date")
         .and_then(|date| httpdate::parse_http_date(date).ok());
