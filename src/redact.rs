@@ -9,7 +9,12 @@ const MAX_TEXT: usize = 512;
 pub const REDACTED: &str = "<redacted>";
 
 /// Replaces every JWT-shaped run (two or more dots joining base64url segments of 8+ chars) with
-/// `<redacted>`, and caps the length.
+/// `<redacted>`, control characters with spaces, and caps the length.
+///
+/// Control characters go because printing escapes them (`\0`, `\n`): the escape's letter or
+/// digit would join the next word and could complete a token-shaped run in `Debug` output that
+/// was not one in the text (found by the `external_jwt` fuzz target). It also keeps log lines
+/// one line each.
 pub fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_TEXT));
     let mut word = String::new();
@@ -18,7 +23,7 @@ pub fn scrub(text: &str) -> String {
             word.push(c);
         } else {
             push_word(&mut out, &mut word);
-            out.push(c);
+            out.push(if c.is_control() { ' ' } else { c });
         }
     }
     push_word(&mut out, &mut word);
@@ -67,6 +72,14 @@ fn looks_like_jwt(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_become_spaces_so_printing_cannot_join_words() {
+        let text = "abcdefghij.klmnopqrst\0uvwxyzabcd\nline";
+        let scrubbed = scrub(text);
+        assert_eq!(scrubbed, "abcdefghij.klmnopqrst uvwxyzabcd line");
+        assert_eq!(scrub(&format!("{scrubbed:?}")), format!("{scrubbed:?}"));
+    }
 
     #[test]
     fn jwt_shaped_words_are_replaced_and_the_rest_is_kept() {
