@@ -36,7 +36,7 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY_PAUSE: i64 = 10;
 const MAX_RETRY_PAUSE: i64 = 300;
 /// How long the bearer must still be valid when a step-up is sent with it.
-const STEP_UP_MIN_TTL: u64 = 30;
+const STEP_UP_MIN_TTL: i64 = 30;
 
 /// Concurrent sign-ins with the same parameters share one request: (jwt, user id, key, epoch).
 type SignInKey = (String, String, Option<String>, u64);
@@ -471,7 +471,7 @@ impl Core {
     /// `force_refresh`, a refresh made after this call started. Signed out: `NotSignedIn`.
     pub async fn fresh_session(
         &self,
-        min_ttl_seconds: u64,
+        min_ttl_seconds: i64,
         force_refresh: bool,
     ) -> Result<Session, Error> {
         let seen = self.usable_session().await?;
@@ -503,12 +503,10 @@ impl Core {
     /// True when `session` is valid for `min_ttl_seconds` more on the server's clock. A minimum
     /// over half the session's lifetime counts as half of it: otherwise a server granting short
     /// sessions would make every call refresh.
-    fn outlives(&self, session: &Session, min_ttl_seconds: u64) -> bool {
+    fn outlives(&self, session: &Session, min_ttl_seconds: i64) -> bool {
         let expires = session.expires_at_unix();
         let lifetime = expires.saturating_sub(session.received_at).max(0);
-        let min_ttl = i64::try_from(min_ttl_seconds)
-            .unwrap_or(i64::MAX)
-            .min(lifetime / 2);
+        let min_ttl = min_ttl_seconds.min(lifetime / 2);
         expires.saturating_sub(self.server_now()) > min_ttl
     }
 

@@ -179,9 +179,7 @@ impl AuthModule {
             .unwrap_or(DEFAULT_MIN_TTL_SECONDS)
             .max(0);
         runtime::run(async move {
-            let session = core
-                .fresh_session(min_ttl as u64, options.force_refresh)
-                .await?;
+            let session = core.fresh_session(min_ttl, options.force_refresh).await?;
             Ok(session.bearer().to_owned())
         })
         .await

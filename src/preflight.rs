@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ByoaError;
 use crate::redact::scrub;
+use crate::session::epoch_ms;
 
 /// Largest external JWT accepted, in bytes. Provider JWTs are 1-2 KiB; anything near this limit
 /// is a mistake (an ID token with embedded pictures, a wrong variable).
@@ -97,8 +98,8 @@ impl From<PreflightError> for ByoaError {
                 expected: expected.into(),
             },
             P::Expired { exp, now, leeway } => Self::JwtExpired {
-                expired_at_ms: exp.saturating_mul(1000),
-                now_ms: now.saturating_mul(1000),
+                expired_at_ms: epoch_ms(exp),
+                now_ms: epoch_ms(now),
                 leeway_seconds: leeway as i64,
             },
             P::NotYetValid {
@@ -108,8 +109,8 @@ impl From<PreflightError> for ByoaError {
                 leeway,
             } => Self::JwtNotYetValid {
                 claim: claim.into(),
-                valid_from_ms: at.saturating_mul(1000),
-                now_ms: now.saturating_mul(1000),
+                valid_from_ms: epoch_ms(at),
+                now_ms: epoch_ms(now),
                 leeway_seconds: leeway as i64,
             },
             P::SubjectMismatch {

@@ -258,7 +258,7 @@ impl Session {
         user: SdkUser,
         received_at: i64,
     ) -> Self {
-        let expires_at_ms = expires_at.saturating_mul(1000);
+        let expires_at_ms = epoch_ms(expires_at);
         Self {
             profile: SignedInSession {
                 user: UserProfile::from(&user),
@@ -318,6 +318,11 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
         Ok(after) => after.as_secs() as i64,
         Err(before) => -(before.duration().as_secs() as i64),
     }
+}
+
+/// Unix seconds (the wire's instants) as epoch milliseconds (the API's), saturating.
+pub(crate) fn epoch_ms(unix_seconds: i64) -> i64 {
+    unix_seconds.saturating_mul(1000)
 }
 
 /// `ms` after the epoch as `2026-12-01T19:35:00Z` (UTC, to the second), for messages.

@@ -21,6 +21,7 @@ use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest
 use crate::error::Error;
 use crate::preflight::{self, BASE64URL, Expectations};
 use crate::redact::REDACTED;
+use crate::session::epoch_ms;
 
 /// Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
@@ -147,7 +148,7 @@ impl ElevatedTokens {
         let single_use = claims.single_use.unwrap_or(false);
         let granted = ElevatedAccess {
             scopes: scopes.iter().cloned().collect(),
-            expires_at_ms: claims.exp.saturating_mul(1000),
+            expires_at_ms: epoch_ms(claims.exp),
             single_use,
         };
         let mut kept = self.lock();

@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
 use crate::error::Error;
-use crate::http::{HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport};
+use crate::http::{
+    HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport, find_header,
+};
 use crate::logging::{self, LogLevel, log_at, target};
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
@@ -73,10 +75,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.trim())
+        find_header(&self.headers, name).map(str::trim)
     }
 }
 
@@ -314,15 +313,15 @@ impl Transport {
         for (name, value) in self.extra_headers.iter() {
             add(name, value.clone());
         }
-        HttpRequest::new(
-            call.method,
-            url.to_owned(),
+        HttpRequest {
+            method: call.method,
+            url: url.to_owned(),
             headers,
-            call.body.clone(),
-            millis(remaining),
-            millis(CONNECT_TIMEOUT.min(remaining)),
-            MAX_BODY_BYTES as i64,
-        )
+            body: call.body.clone(),
+            timeout_ms: millis(remaining),
+            connect_timeout_ms: millis(CONNECT_TIMEOUT.min(remaining)),
+            max_response_bytes: MAX_BODY_BYTES as i64,
+        }
     }
 
     fn error_from(&self, answer: Answer) -> Error {

@@ -129,11 +129,10 @@ impl HttpTransport for LoopbackHttp {
     }
 }
 
-/// A transport that misbehaves on requests whose URL ends with `route`, and passes the rest to
-/// a `LoopbackHttp`.
+/// A transport that rewrites every sign-in response with `how`, and passes the rest on as a
+/// `LoopbackHttp` received them.
 struct Misbehaving {
     inner: LoopbackHttp,
-    route: &'static str,
     how: fn(HttpResponse, &HttpRequest) -> HttpResponse,
 }
 
@@ -141,12 +140,19 @@ struct Misbehaving {
 impl HttpTransport for Misbehaving {
     async fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, HttpError> {
         let response = self.inner.send(request.clone()).await?;
-        Ok(if request.url().ends_with(self.route) {
+        Ok(if request.url().ends_with(SIGNIN) {
             (self.how)(response, &request)
         } else {
             response
         })
     }
+}
+
+fn misbehaving(how: fn(HttpResponse, &HttpRequest) -> HttpResponse) -> Arc<Misbehaving> {
+    Arc::new(Misbehaving {
+        inner: LoopbackHttp::default(),
+        how,
+    })
 }
 
 /// Never answers, and counts the calls the client dropped (cancelled).
@@ -342,27 +348,19 @@ async fn a_device_bound_session_works_through_the_port() {
 #[tokio::test]
 async fn a_redirect_is_refused_even_when_the_transport_followed_it() {
     let fx = Fixture::start().await;
-    let returned = Misbehaving {
-        inner: LoopbackHttp::default(),
-        route: SIGNIN,
-        how: |mut response, _| {
-            response.status = 302;
-            response.headers.push(HttpHeader {
-                name: "location".into(),
-                value: "https://elsewhere.example/".into(),
-            });
-            response
-        },
-    };
-    let followed = Misbehaving {
-        inner: LoopbackHttp::default(),
-        route: SIGNIN,
-        how: |mut response, _| {
-            response.url = Some("https://elsewhere.example/signin".into());
-            response
-        },
-    };
-    for http in [Arc::new(returned), Arc::new(followed)] {
+    let returned = misbehaving(|mut response, _| {
+        response.status = 302;
+        response.headers.push(HttpHeader {
+            name: "location".into(),
+            value: "https://elsewhere.example/".into(),
+        });
+        response
+    });
+    let followed = misbehaving(|mut response, _| {
+        response.url = Some("https://elsewhere.example/signin".into());
+        response
+    });
+    for http in [returned, followed] {
         let client = client_on(fx.config(), http);
         let error = sign_in(&client, &fx.jwt_for("eli"), "eli")
             .await
@@ -378,15 +376,11 @@ async fn a_redirect_is_refused_even_when_the_transport_followed_it() {
 #[tokio::test]
 async fn the_same_url_spelled_back_differently_is_not_a_redirect() {
     let fx = Fixture::start().await;
-    let http = Misbehaving {
-        inner: LoopbackHttp::default(),
-        route: SIGNIN,
-        how: |mut response, request| {
-            response.url = Some(request.url().replacen("http://", "HTTP://", 1) + "/");
-            response
-        },
-    };
-    let client = client_on(fx.config(), Arc::new(http));
+    let http = misbehaving(|mut response, request| {
+        response.url = Some(request.url().replacen("http://", "HTTP://", 1) + "/");
+        response
+    });
+    let client = client_on(fx.config(), http);
     sign_in(&client, &fx.jwt_for("fay"), "fay").await.unwrap();
 }
 
@@ -395,14 +389,10 @@ async fn an_oversized_body_is_refused_whatever_the_transport_hands_over() {
     let fx = Fixture::start().await;
     let error = sign_in_through(
         &fx,
-        Arc::new(Misbehaving {
-            inner: LoopbackHttp::default(),
-            route: SIGNIN,
-            how: |mut response, request| {
-                let limit = request.max_response_bytes() as usize;
-                response.body.resize(limit + 1, b' ');
-                response
-            },
+        misbehaving(|mut response, request| {
+            let limit = request.max_response_bytes() as usize;
+            response.body.resize(limit + 1, b' ');
+            response
         }),
     )
     .await;
@@ -417,15 +407,11 @@ async fn an_oversized_error_body_still_reads_as_its_status_and_is_retried() {
     let fx = Fixture::start().await;
     let error = sign_in_through(
         &fx,
-        Arc::new(Misbehaving {
-            inner: LoopbackHttp::default(),
-            route: SIGNIN,
-            how: |mut response, request| {
-                // A proxy's large HTML error page.
-                response.status = 503;
-                response.body = vec![b'<'; request.max_response_bytes() as usize + 1];
-                response
-            },
+        misbehaving(|mut response, request| {
+            // A proxy's large HTML error page.
+            response.status = 503;
+            response.body = vec![b'<'; request.max_response_bytes() as usize + 1];
+            response
         }),
     )
     .await;
@@ -464,12 +450,8 @@ async fn a_malformed_status_or_header_is_an_invalid_response_never_a_panic() {
         },
     ];
     for how in statuses {
-        let http = Misbehaving {
-            inner: LoopbackHttp::default(),
-            route: SIGNIN,
-            how,
-        };
-        let error = sign_in_through(&fx, Arc::new(http)).await;
+        let http = misbehaving(how);
+        let error = sign_in_through(&fx, http).await;
         assert!(
             matches!(error, ByoaError::InvalidResponse { .. }),
             "{error:?}"

@@ -73,43 +73,21 @@ impl std::fmt::Debug for HttpHeader {
 #[derive(uniffi::Object)]
 #[uniffi::export(Debug, Display)]
 pub struct HttpRequest {
-    method: HttpMethod,
-    url: String,
-    headers: Vec<HttpHeader>,
-    body: Vec<u8>,
-    timeout_ms: i64,
-    connect_timeout_ms: i64,
-    max_response_bytes: i64,
+    pub(crate) method: HttpMethod,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<HttpHeader>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) timeout_ms: i64,
+    pub(crate) connect_timeout_ms: i64,
+    pub(crate) max_response_bytes: i64,
 }
 
-impl HttpRequest {
-    pub(crate) fn new(
-        method: HttpMethod,
-        url: String,
-        headers: Vec<HttpHeader>,
-        body: Vec<u8>,
-        timeout_ms: i64,
-        connect_timeout_ms: i64,
-        max_response_bytes: i64,
-    ) -> Self {
-        Self {
-            method,
-            url,
-            headers,
-            body,
-            timeout_ms,
-            connect_timeout_ms,
-            max_response_bytes,
-        }
-    }
-
-    /// The value of header `name` (case-insensitive), if the request has it.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
-    }
+/// The value of header `name` among `headers` (names compare case-insensitively).
+pub(crate) fn find_header<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 #[uniffi::export]
