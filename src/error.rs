@@ -226,6 +226,59 @@ pub enum ErrorCategory {
     Bug,
 }
 
+/// Every `ByoaError::code`, in declaration order: what the platform layers check their own code
+/// lists against (the TypeScript union, for one), so a new code fails their build until mapped.
+/// Kept equal to the enum by `error_codes_lists_every_code`.
+pub const ERROR_CODES: &[&str] = &[
+    "empty_jwt",
+    "malformed_jwt",
+    "jwt_not_json",
+    "jwt_too_large",
+    "unsupported_algorithm",
+    "missing_claim",
+    "invalid_claim",
+    "jwt_expired",
+    "jwt_not_yet_valid",
+    "external_user_id_mismatch",
+    "invalid_session_public_key",
+    "external_auth_rejected",
+    "rate_limited",
+    "sandbox_limit_reached",
+    "unauthorized",
+    "environment_not_found",
+    "request_rejected",
+    "server_error",
+    "device_signature_rejected",
+    "device_nonce_unavailable",
+    "session_key_mismatch",
+    "key_unavailable",
+    "sign_in_superseded",
+    "sign_in_cancelled",
+    "not_signed_in",
+    "session_changed",
+    "storage_unavailable",
+    "network",
+    "invalid_response",
+    "invalid_configuration",
+    "internal",
+];
+
+impl ErrorCategory {
+    /// The category's stable snake_case name, as the bridge payloads carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::Rejected => "rejected",
+            Self::SignInAgain => "sign_in_again",
+            Self::RetryLater => "retry_later",
+            Self::Network => "network",
+            Self::Superseded => "superseded",
+            Self::Misconfiguration => "misconfiguration",
+            Self::Bug => "bug",
+        }
+    }
+}
+
 impl ByoaError {
     pub fn code_str(&self) -> &'static str {
         match self {
@@ -692,6 +745,15 @@ mod tests {
             let retryable = matches!(category, C::RetryLater | C::Network);
             assert_eq!(error.is_retryable(), retryable, "{code}");
         }
+    }
+
+    #[test]
+    fn error_codes_lists_every_code() {
+        use std::collections::BTreeSet;
+        let codes: BTreeSet<&str> = one_of_each().iter().map(ByoaError::code_str).collect();
+        let listed: BTreeSet<&str> = ERROR_CODES.iter().copied().collect();
+        assert_eq!(listed.len(), ERROR_CODES.len(), "a code is listed twice");
+        assert_eq!(codes, listed);
     }
 
     #[test]

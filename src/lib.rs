@@ -19,6 +19,7 @@
 uniffi::setup_scaffolding!("dynamic_byoa");
 
 mod binding;
+pub mod bridge;
 mod client;
 pub mod clock;
 mod config;
@@ -51,7 +52,7 @@ pub use config::{
     DEFAULT_REQUEST_TIMEOUT_MS,
 };
 pub use device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
-pub use error::{ByoaError, ErrorCategory, NetworkErrorKind, RejectionReason};
+pub use error::{ByoaError, ERROR_CODES, ErrorCategory, NetworkErrorKind, RejectionReason};
 pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use exchange::SignInWithExternalJwtParams;
 pub use ffi::{

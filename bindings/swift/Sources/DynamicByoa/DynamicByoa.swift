@@ -3465,6 +3465,89 @@ public func FfiConverterTypeAccessTokenOptions_lower(_ value: AccessTokenOptions
 
 
 /**
+ * What a React Native module rejects a promise with: `reject(code, message, userInfo)`.
+ */
+public struct BridgeRejection: Equatable, Hashable {
+    /**
+     * `ByoaError::code()`, e.g. `external_auth_rejected`.
+     */
+    public let code: String
+    /**
+     * The error's human text (its `Display`).
+     */
+    public let message: String
+    /**
+     * A JSON object: `code`, `category`, `isRetryable`, and the variant's fields in camelCase
+     * (`reason`, `serverDetail`, `retryAfterSeconds`, ...; `cause` for a nested store or key
+     * error).
+     */
+    public let userInfoJson: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `ByoaError::code()`, e.g. `external_auth_rejected`.
+         */code: String, 
+        /**
+         * The error's human text (its `Display`).
+         */message: String, 
+        /**
+         * A JSON object: `code`, `category`, `isRetryable`, and the variant's fields in camelCase
+         * (`reason`, `serverDetail`, `retryAfterSeconds`, ...; `cause` for a nested store or key
+         * error).
+         */userInfoJson: String) {
+        self.code = code
+        self.message = message
+        self.userInfoJson = userInfoJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BridgeRejection: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBridgeRejection: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BridgeRejection {
+        return
+            try BridgeRejection(
+                code: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf), 
+                userInfoJson: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BridgeRejection, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterString.write(value.userInfoJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBridgeRejection_lift(_ buf: RustBuffer) throws -> BridgeRejection {
+    return try FfiConverterTypeBridgeRejection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBridgeRejection_lower(_ value: BridgeRejection) -> RustBuffer {
+    return FfiConverterTypeBridgeRejection.lower(value)
+}
+
+
+/**
  * How to reach Dynamic. Only `environment_id` is required; every other setting left unset
  * (`None`) takes the default its documentation names.
  */
@@ -6831,6 +6914,51 @@ private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
 // For testing
 public func uniffiForeignFutureHandleCountDynamicByoa() -> Int {
     UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
+/**
+ * What a step-up resolves with: `{"scopes": [...], "expiresAtMs": n, "singleUse": bool}`.
+ */
+public func bridgeElevatedAccessJson(access: ElevatedAccess) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_bridge_elevated_access_json(
+        FfiConverterTypeElevatedAccess_lower(access),uniffiCallStatus
+    )
+})
+}
+/**
+ * The rejection a native module passes to JavaScript for `error`.
+ */
+public func bridgeRejection(error: ByoaError) -> BridgeRejection  {
+    return try!  FfiConverterTypeBridgeRejection_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_bridge_rejection(
+        FfiConverterTypeByoaError_lower(error),uniffiCallStatus
+    )
+})
+}
+/**
+ * What a sign-in or refresh resolves with: `{"user": {...}, "expiresAtMs": n}`.
+ */
+public func bridgeSessionJson(session: SignedInSession) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_bridge_session_json(
+        FfiConverterTypeSignedInSession_lower(session),uniffiCallStatus
+    )
+})
+}
+/**
+ * The payload of a state event: `{"status": "restoring" | "signedOut" | "signedIn" |
+ * "storageUnavailable", ...}`.
+ */
+public func bridgeStateJson(state: AuthState) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_bridge_state_json(
+        FfiConverterTypeAuthState_lower(state),uniffiCallStatus
+    )
+})
 }
 /**
  * A software key signer that keeps its keys in `storage` (for example `file_storage(dir)`):

@@ -837,6 +837,14 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_dynamic_byoa_checksum_func_bridge_elevated_access_json(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_func_bridge_rejection(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_func_bridge_session_json(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_func_bridge_state_json(
+    ): Int
     external fun uniffi_dynamic_byoa_checksum_func_software_key_signer(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_set_logger(
@@ -1108,6 +1116,14 @@ internal object UniffiLib {
     external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_bridge_elevated_access_json(`access`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_bridge_rejection(`error`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_bridge_session_json(`session`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_func_bridge_state_json(`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_func_software_key_signer(`storage`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -6131,6 +6147,63 @@ public object FfiConverterTypeAccessTokenOptions: FfiConverterRustBuffer<AccessT
 
 
 /**
+ * What a React Native module rejects a promise with: `reject(code, message, userInfo)`.
+ */
+data class BridgeRejection (
+    /**
+     * `ByoaError::code()`, e.g. `external_auth_rejected`.
+     */
+    val `code`: kotlin.String
+    , 
+    /**
+     * The error's human text (its `Display`).
+     */
+    val `message`: kotlin.String
+    , 
+    /**
+     * A JSON object: `code`, `category`, `isRetryable`, and the variant's fields in camelCase
+     * (`reason`, `serverDetail`, `retryAfterSeconds`, ...; `cause` for a nested store or key
+     * error).
+     */
+    val `userInfoJson`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBridgeRejection: FfiConverterRustBuffer<BridgeRejection> {
+    override fun read(buf: ByteBuffer): BridgeRejection {
+        return BridgeRejection(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BridgeRejection) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterString.allocationSize(value.`userInfoJson`)
+    )
+
+    override fun write(value: BridgeRejection, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterString.write(value.`userInfoJson`, buf)
+    }
+}
+
+
+
+/**
  * How to reach Dynamic. Only `environment_id` is required; every other setting left unset
  * (`None`) takes the default its documentation names.
  */
@@ -9237,6 +9310,63 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
 
 
 
+
+        /**
+         * What a step-up resolves with: `{"scopes": [...], "expiresAtMs": n, "singleUse": bool}`.
+         */ fun `bridgeElevatedAccessJson`(`access`: ElevatedAccess): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_bridge_elevated_access_json(
+    
+        
+        FfiConverterTypeElevatedAccess.lower(`access`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The rejection a native module passes to JavaScript for `error`.
+         */ fun `bridgeRejection`(`error`: ByoaException): BridgeRejection {
+            return FfiConverterTypeBridgeRejection.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_bridge_rejection(
+    
+        
+        FfiConverterTypeByoaError.lower(`error`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * What a sign-in or refresh resolves with: `{"user": {...}, "expiresAtMs": n}`.
+         */ fun `bridgeSessionJson`(`session`: SignedInSession): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_bridge_session_json(
+    
+        
+        FfiConverterTypeSignedInSession.lower(`session`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The payload of a state event: `{"status": "restoring" | "signedOut" | "signedIn" |
+         * "storageUnavailable", ...}`.
+         */ fun `bridgeStateJson`(`state`: AuthState): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_bridge_state_json(
+    
+        
+        FfiConverterTypeAuthState.lower(`state`),_status)
+}
+    )
+    }
+    
 
         /**
          * A software key signer that keeps its keys in `storage` (for example `file_storage(dir)`):
