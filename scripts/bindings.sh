@@ -27,6 +27,9 @@ generate() {
   local out="$1" tmp
   tmp="$(mktemp -d)"
   "$bindgen" generate "$library" --language kotlin --out-dir "$tmp/kotlin" --no-format >/dev/null
+  # The one documented post-generation step (message = Display text, toString never throws,
+  # callback threads kept attached, ...): see the header of scripts/kotlin-postgen.sh.
+  bash scripts/kotlin-postgen.sh "$tmp/kotlin/xyz/dynamic/byoa/dynamic_byoa.kt"
   "$bindgen" generate "$library" --language swift --out-dir "$tmp/swift" --no-format >/dev/null
   mkdir -p "$out/kotlin/src/main/kotlin/xyz/dynamic/byoa" "$out/swift/Sources/DynamicByoa" \
     "$out/swift/Sources/DynamicByoaFFI/include"

@@ -942,6 +942,7 @@ internal object UniffiLib {
     
 
     init {
+        uniffiKeepCallbackThreadsAttached(uniffiRustFutureContinuationCallbackImpl, uniffiForeignFutureDroppedCallbackImpl, uniffiCallbackInterfaceAuthListener.vtable, uniffiCallbackInterfaceExternalJwtProvider.vtable, uniffiCallbackInterfaceHttpTransport.vtable, uniffiCallbackInterfaceKeySigner.vtable, uniffiCallbackInterfaceLogger.vtable, uniffiCallbackInterfaceSessionStorage.vtable)
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "dynamic_byoa"))
         uniffiCallbackInterfaceAuthListener.register(this)
         uniffiCallbackInterfaceExternalJwtProvider.register(this)
@@ -2814,7 +2815,9 @@ open class DynamicClient: Disposable, AutoCloseable, DynamicClientInterface
     
 
     // The local Rust `Display`/`Debug` implementation.
-    override fun toString(): String {
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
         return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -3926,7 +3929,9 @@ open class HttpRequest: Disposable, AutoCloseable, HttpRequestInterface
     
 
     // The local Rust `Display`/`Debug` implementation.
-    override fun toString(): String {
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
         return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -6051,7 +6056,9 @@ open class SessionTokens: Disposable, AutoCloseable, SessionTokensInterface
     
 
     // The local Rust `Display`/`Debug` implementation.
-    override fun toString(): String {
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
         return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
@@ -6927,7 +6934,7 @@ sealed class AuthState {
     /**
      * Reading the stored session (right after the client is created). Not signed out: wait.
      */
-    object Restoring : AuthState()
+    data object Restoring : AuthState()
     
     
     /**
@@ -7068,24 +7075,24 @@ sealed class ByoaException: kotlin.Exception() {
     
     class EmptyJwt(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class MalformedJwt(
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
     class JwtNotJson(
         
         val `segment`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "segment=${ `segment` }"
+        override val message: String
+            get() = toString()
     }
     
     class JwtTooLarge(
@@ -7094,24 +7101,24 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `limit`: kotlin.Long
         ) : ByoaException() {
-        override val message
-            get() = "size=${ `size` }, limit=${ `limit` }"
+        override val message: String
+            get() = toString()
     }
     
     class UnsupportedAlgorithm(
         
         val `alg`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "alg=${ `alg` }"
+        override val message: String
+            get() = toString()
     }
     
     class MissingClaim(
         
         val `claim`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "claim=${ `claim` }"
+        override val message: String
+            get() = toString()
     }
     
     class InvalidClaim(
@@ -7120,8 +7127,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `expected`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "claim=${ `claim` }, expected=${ `expected` }"
+        override val message: String
+            get() = toString()
     }
     
     class JwtExpired(
@@ -7132,8 +7139,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `leewaySeconds`: kotlin.Long
         ) : ByoaException() {
-        override val message
-            get() = "expiredAtMs=${ `expiredAtMs` }, nowMs=${ `nowMs` }, leewaySeconds=${ `leewaySeconds` }"
+        override val message: String
+            get() = toString()
     }
     
     class JwtNotYetValid(
@@ -7146,8 +7153,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `leewaySeconds`: kotlin.Long
         ) : ByoaException() {
-        override val message
-            get() = "claim=${ `claim` }, validFromMs=${ `validFromMs` }, nowMs=${ `nowMs` }, leewaySeconds=${ `leewaySeconds` }"
+        override val message: String
+            get() = toString()
     }
     
     class ExternalUserIdMismatch(
@@ -7156,14 +7163,14 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `externalUserId`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "jwtSub=${ `jwtSub` }, externalUserId=${ `externalUserId` }"
+        override val message: String
+            get() = toString()
     }
     
     class InvalidSessionPublicKey(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class ExternalAuthRejected(
@@ -7172,40 +7179,40 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "reason=${ `reason` }, serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class RateLimited(
         
         val `retryAfterSeconds`: kotlin.Long?
         ) : ByoaException() {
-        override val message
-            get() = "retryAfterSeconds=${ `retryAfterSeconds` }"
+        override val message: String
+            get() = toString()
     }
     
     class SandboxLimitReached(
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class Unauthorized(
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class EnvironmentNotFound(
         
         val `environmentId`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "environmentId=${ `environmentId` }"
+        override val message: String
+            get() = toString()
     }
     
     class RequestRejected(
@@ -7216,8 +7223,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "status=${ `status` }, code=${ `code` }, serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class ServerException(
@@ -7226,8 +7233,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "status=${ `status` }, serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class DeviceSignatureRejected(
@@ -7236,62 +7243,66 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `serverDetail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "reason=${ `reason` }, serverDetail=${ `serverDetail` }"
+        override val message: String
+            get() = toString()
     }
     
     class DeviceNonceUnavailable(
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
     class SessionKeyMismatch(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class KeyUnavailable(
         
         val `error`: KeySignerException
         ) : ByoaException() {
-        override val message
-            get() = "error=${ `error` }"
+        override val cause: Throwable?
+            get() = `error`
+        override val message: String
+            get() = toString()
     }
     
     class SignInSuperseded(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class SignInCancelled(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class NotSignedIn(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class SessionChanged(
         ) : ByoaException() {
-        override val message
-            get() = ""
+        override val message: String
+            get() = toString()
     }
     
     class StorageUnavailable(
         
         val `error`: StorageException
         ) : ByoaException() {
-        override val message
-            get() = "error=${ `error` }"
+        override val cause: Throwable?
+            get() = `error`
+        override val message: String
+            get() = toString()
     }
     
     class Network(
@@ -7300,8 +7311,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "kind=${ `kind` }, detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
     class InvalidResponse(
@@ -7310,8 +7321,8 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "status=${ `status` }, detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
     class InvalidConfiguration(
@@ -7320,16 +7331,16 @@ sealed class ByoaException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "field=${ `field` }, detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
     class Internal(
         
         val `detail`: kotlin.String
         ) : ByoaException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = toString()
     }
     
 
@@ -7849,25 +7860,25 @@ public object FfiConverterTypeByoaError : FfiConverterRustBuffer<ByoaException> 
  */
 sealed class CredentialFormat {
     
-    object Blockchain : CredentialFormat()
+    data object Blockchain : CredentialFormat()
     
     
-    object Email : CredentialFormat()
+    data object Email : CredentialFormat()
     
     
-    object Oauth : CredentialFormat()
+    data object Oauth : CredentialFormat()
     
     
-    object Passkey : CredentialFormat()
+    data object Passkey : CredentialFormat()
     
     
-    object PhoneNumber : CredentialFormat()
+    data object PhoneNumber : CredentialFormat()
     
     
-    object ExternalUser : CredentialFormat()
+    data object ExternalUser : CredentialFormat()
     
     
-    object Totp : CredentialFormat()
+    data object Totp : CredentialFormat()
     
     
     data class Other(
@@ -8159,8 +8170,8 @@ sealed class HttpException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : HttpException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8170,8 +8181,8 @@ sealed class HttpException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : HttpException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8181,8 +8192,8 @@ sealed class HttpException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : HttpException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8192,8 +8203,8 @@ sealed class HttpException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : HttpException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8203,8 +8214,8 @@ sealed class HttpException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : HttpException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
 
@@ -8357,8 +8368,8 @@ sealed class KeySignerException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : KeySignerException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8368,8 +8379,8 @@ sealed class KeySignerException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : KeySignerException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8379,8 +8390,8 @@ sealed class KeySignerException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : KeySignerException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
 
@@ -8578,16 +8589,16 @@ sealed class ProviderException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : ProviderException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     class Failed(
         
         val `detail`: kotlin.String
         ) : ProviderException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
 
@@ -8792,8 +8803,8 @@ sealed class StorageException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : StorageException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
     /**
@@ -8803,8 +8814,8 @@ sealed class StorageException: kotlin.Exception() {
         
         val `detail`: kotlin.String
         ) : StorageException() {
-        override val message
-            get() = "detail=${ `detail` }"
+        override val message: String
+            get() = `detail`
     }
     
 
