@@ -112,7 +112,7 @@ impl Core {
         );
         let core = Arc::new(Self {
             binding,
-            transport: Transport::new(settings.clone(), http),
+            transport: Transport::new(settings.clone(), http, clock.clone()),
             storage_key: session_key(&settings.environment_id),
             fresh_install_pending: settings.fresh_install.into(),
             settings,

@@ -13,6 +13,7 @@ use dynamic_byoa_contract::{ApiErrorBody, paths};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::http::{
@@ -30,6 +31,9 @@ const BASE_BACKOFF: Duration = Duration::from_millis(100);
 /// Largest response body accepted. Dynamic's responses are a few KiB; a server (or a proxy in
 /// front of it) sending more is not one to trust with memory.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How far the device clock may run from the monotonic clock over one request before a `Date`
+/// read across it is distrusted.
+const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(2);
 /// Cap on a connection attempt, so a black-holed host leaves time for a retry.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -77,21 +81,35 @@ impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name).map(str::trim)
     }
+
+    /// Drops the `Date` header: it cannot calibrate the device clock (see
+    /// `Transport::device_clock_jumped`).
+    fn forget_date(&mut self) {
+        self.headers
+            .retain(|h| !h.name.eq_ignore_ascii_case("date"));
+    }
 }
 
 #[derive(Clone)]
 pub(crate) struct Transport {
     http: Arc<dyn HttpTransport>,
     settings: Arc<Settings>,
+    /// The device clock, to tell whether it jumped while a request was in flight.
+    clock: Arc<dyn Clock>,
     /// Sent on every request of this handle (see `with_headers`).
     extra_headers: Arc<[(&'static str, String)]>,
 }
 
 impl Transport {
-    pub fn new(settings: Arc<Settings>, http: Arc<dyn HttpTransport>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        http: Arc<dyn HttpTransport>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             http,
             settings,
+            clock,
             extra_headers: Arc::new([]),
         }
     }
@@ -243,6 +261,7 @@ impl Transport {
         let id = request_id();
         let request = self.request(call, url, remaining, &id);
         let started = Instant::now();
+        let device_started = self.clock.now();
         // The deadline is Rust's, whatever the transport does with `timeout_ms`: a transport
         // that never answers is dropped (cancelled) when it passes.
         let sent = match tokio::time::timeout(remaining, self.http.send(Arc::new(request))).await {
@@ -251,7 +270,12 @@ impl Transport {
         };
         let elapsed = started.elapsed().as_millis();
         let answer = match sent.and_then(|response| checked(response, url)) {
-            Ok(answer) => answer,
+            Ok(mut answer) => {
+                if self.device_clock_jumped(device_started, started.elapsed()) {
+                    answer.forget_date();
+                }
+                answer
+            }
             Err(error) => {
                 if logging::enabled(LogLevel::Debug) {
                     let line = format!(
@@ -284,6 +308,19 @@ impl Transport {
             }),
             _ => Err(self.error_from(answer)),
         }
+    }
+
+    /// True when the device clock moved by more than the request took (give or take
+    /// `MAX_CLOCK_DRIFT`) while it was in flight: the clock was changed, or the process was
+    /// suspended (a monotonic clock stops with it, the wall clock does not). A `Date` read then
+    /// cannot be compared with the device clock: the offset would be off by the jump, and with
+    /// it every expiry and every external JWT's time window (found by the soak).
+    fn device_clock_jumped(&self, device_started: SystemTime, took: Duration) -> bool {
+        let device_took = match self.clock.now().duration_since(device_started) {
+            Ok(forward) => forward,
+            Err(_) => return true,
+        };
+        device_took.abs_diff(took) > MAX_CLOCK_DRIFT
     }
 
     /// The request for one attempt: the contract's headers, then the call's, then this handle's.

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -181,6 +181,29 @@ impl HttpTransport for Silent {
 
 const SIGNIN: &str = "externalAuth/signin";
 
+/// Once armed, holds each answer to `.well-known/jwks` until released: the server stamped its
+/// `Date` before the device clock moved on, as when a phone is suspended mid-request.
+#[derive(Default)]
+struct LateAnswers {
+    inner: LoopbackHttp,
+    armed: AtomicBool,
+    answered: AtomicUsize,
+    released: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for LateAnswers {
+    async fn send(&self, request: Arc<HttpRequest>) -> Result<HttpResponse, HttpError> {
+        let response = self.inner.send(request.clone()).await;
+        if self.armed.load(Ordering::SeqCst) && request.url().ends_with(".well-known/jwks") {
+            let released = self.released.notified();
+            self.answered.fetch_add(1, Ordering::SeqCst);
+            released.await;
+        }
+        response
+    }
+}
+
 fn client_on(config: ClientConfig, http: Arc<dyn HttpTransport>) -> Arc<DynamicClient> {
     let dependencies = ClientDependencies {
         http_transport: Some(http),
@@ -317,6 +340,46 @@ async fn a_connection_failure_from_the_transport_is_a_connect_error_and_is_retri
         .filter(|s| s.1.ends_with(SIGNIN))
         .count();
     assert_eq!(signins, 3, "the first attempt and two retries");
+}
+
+#[tokio::test]
+async fn a_server_date_that_arrives_after_the_device_clock_jumped_is_not_trusted() {
+    // Found by the soak: the expiry check asks the server for the time. An answer stamped
+    // before a jump of the device clock (a clock change, a suspended app) and read after it set
+    // the offset off by the jump, and a fresh external JWT then read as "not yet valid".
+    let fx = Fixture::start().await;
+    let clock = Arc::new(dynamic_byoa::clock::ManualClock::starting_now());
+    let http = Arc::new(LateAnswers::default());
+    let dependencies = ClientDependencies {
+        http_transport: Some(http.clone()),
+        ..Default::default()
+    };
+    let client = DynamicClient::with_clock(fx.config(), dependencies, clock.clone()).unwrap();
+    let recorder = Recorder::attach(&client);
+    sign_in(&client, &fx.jwt_for("jump"), "jump").await.unwrap();
+
+    http.armed.store(true, Ordering::SeqCst);
+    fx.pass_time(&clock, Duration::from_secs(3 * 3600));
+    let started = std::time::Instant::now();
+    while http.answered.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no expiry check"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    fx.pass_time(&clock, Duration::from_secs(600));
+    http.released.notify_waiters();
+    recorder
+        .wait_for("expiry", |s| {
+            !s.is_signed_in() && *s != dynamic_byoa::AuthState::Restoring
+        })
+        .await;
+
+    http.armed.store(false, Ordering::SeqCst);
+    sign_in(&client, &fx.jwt_for("jump"), "jump")
+        .await
+        .expect("a JWT minted now is valid now");
 }
 
 #[tokio::test]
