@@ -10,6 +10,8 @@
 #      largest contributors of each (cargo-bloat)
 #   6. restore from storage to a signed-in state, without the network
 #   7. access_token() with a fresh bearer, and a step-up over loopback
+#   K. Kotlin through JNA: the async call of 2 and a sync call, per call, with callback threads
+#      and allocation (scripts/kotlin-bench.sh; needs Maven and a JDK, skipped without them)
 # Not part of scripts/test.sh: benchmarks print, humans judge.
 #
 # Needs cargo, Node.js 20+ with npm; installs cargo-bloat (crates.io) when absent and the JS
@@ -83,8 +85,21 @@ step "items 2-4: emulator, latency, cold starts (this takes a minute or two)"
   --mobile-library "$out/libdynamic_byoa-mobile.so" \
   --mobile-bloat-crates "$out/bloat-crates-mobile.txt" --header "$header" >"$out/table.md"
 
+# Kotlin: the same exported async call through JNA, a sync call, callback threads and allocation
+# (scripts/kotlin-bench.sh; skipped without Maven).
+if command -v mvn >/dev/null 2>&1; then
+  step "Kotlin per-call cost (scripts/kotlin-bench.sh, against the release library just built)"
+  bash scripts/kotlin-bench.sh "$out" "$out/table.md" >"$out/kotlin.md"
+else
+  echo "Kotlin per-call rows skipped: Maven is not installed." >"$out/kotlin.md"
+fi
+
 {
   cat "$out/table.md"
+  echo
+  echo "Kotlin on the JVM (bindings/kotlin, CallBenchmark):"
+  echo
+  cat "$out/kotlin.md"
   echo
   echo "Largest contributors to the library (cargo bloat, unstripped twin of the release build):"
   echo
