@@ -6,6 +6,8 @@ const common = {
 };
 
 module.exports = {
+  // Bounds every wait of the end-to-end suite (each wait also has its own, shorter bound).
+  testTimeout: 60000,
   projects: [
     {
       ...common,
@@ -16,7 +18,6 @@ module.exports = {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/e2e/**/*.test.ts'],
-      testTimeout: 60000,
     },
   ],
 };

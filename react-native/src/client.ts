@@ -4,7 +4,11 @@
  * claim check, every decision and every payload is the Rust core's.
  */
 import type { EventSubscription } from 'react-native';
-import type { NativeAuthStateEvent, NativeClientConfig, Spec } from './NativeDynamicByoa';
+import type {
+  NativeAuthStateEvent,
+  NativeClientConfig,
+  Spec,
+} from './NativeDynamicByoa';
 import {
   DynamicError,
   describeType,
@@ -75,7 +79,10 @@ function nativeConfig(options: DynamicClientOptions): NativeClientConfig {
     const value = record[key];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'boolean') {
-      throw bad(key, `\`${key}\` must be a boolean, got ${describeType(value)}`);
+      throw bad(
+        key,
+        `\`${key}\` must be a boolean, got ${describeType(value)}`
+      );
     }
     config[key] = value;
   }
@@ -100,7 +107,10 @@ function requireJwt(method: string, value: unknown): string {
   return value;
 }
 
-function requireParams(method: string, params: unknown): Record<string, unknown> {
+function requireParams(
+  method: string,
+  params: unknown
+): Record<string, unknown> {
   if (typeof params !== 'object' || params === null) {
     throw invalidArgument(
       'empty_jwt',
@@ -233,7 +243,9 @@ class ClientCore {
     ...args: Parameters<AuthEvents[E]>
   ): void {
     for (const listener of [...this.listeners[event]]) {
-      safely(() => (listener as (...a: Parameters<AuthEvents[E]>) => void)(...args));
+      safely(() =>
+        (listener as (...a: Parameters<AuthEvents[E]>) => void)(...args)
+      );
     }
   }
 
@@ -410,13 +422,17 @@ export class AuthModule {
    * when the app becomes active) and resolves with the state.
    */
   async restore(): Promise<AuthState> {
-    const json = await this.#core.call((native, handle) => native.restore(handle));
+    const json = await this.#core.call((native, handle) =>
+      native.restore(handle)
+    );
     return parsePayload<AuthState>(json, 'auth state');
   }
 
   /** Extends the session now; rarely needed (refresh is automatic). */
   async refresh(): Promise<Session> {
-    const json = await this.#core.call((native, handle) => native.refresh(handle));
+    const json = await this.#core.call((native, handle) =>
+      native.refresh(handle)
+    );
     return parsePayload<Session>(json, 'session');
   }
 
@@ -542,6 +558,8 @@ export class DynamicClient {
  * `DynamicError` at once for a missing or wrongly typed option or a missing native module; the
  * core's own checks (UUID, URL, ranges) reject `ready` and every call.
  */
-export function createDynamicClient(options: DynamicClientOptions): DynamicClient {
+export function createDynamicClient(
+  options: DynamicClientOptions
+): DynamicClient {
   return new DynamicClient(options);
 }

@@ -133,7 +133,8 @@ export const ERROR_CODE_DESCRIPTIONS: {
   session_changed: 'The session ended or was replaced while the call ran.',
   storage_unavailable:
     'The secure store cannot be read yet; call `auth.restore()` when it can.',
-  network: 'The request did not complete; `kind` says how (connect, timeout, tls, other).',
+  network:
+    'The request did not complete; `kind` says how (connect, timeout, tls, other).',
   invalid_response: 'Dynamic (or a proxy) answered with something unexpected.',
   invalid_configuration: 'A client option is wrong; `field` names it.',
   internal:
@@ -273,7 +274,11 @@ export function toDynamicError(error: unknown): DynamicError {
 
 /** An argument refused before crossing the bridge; never quotes the value (it may be a JWT). */
 export function invalidArgument(
-  code: 'empty_jwt' | 'malformed_jwt' | 'external_user_id_mismatch' | 'invalid_configuration',
+  code:
+    | 'empty_jwt'
+    | 'malformed_jwt'
+    | 'external_user_id_mismatch'
+    | 'invalid_configuration',
   field: string,
   message: string
 ): DynamicError {

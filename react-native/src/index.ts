@@ -1,4 +1,9 @@
-export { createDynamicClient, DynamicClient, AuthModule, ExternalAuthModule } from './client';
+export {
+  createDynamicClient,
+  DynamicClient,
+  AuthModule,
+  ExternalAuthModule,
+} from './client';
 export {
   DynamicError,
   ERROR_CODES,

@@ -147,10 +147,7 @@ export type AuthEvents = {
   /** A `signInWithExternalJwt` of this client succeeded. */
   authSuccess: (user: UserProfile) => void;
   /** A `signInWithExternalJwt` of this client failed. */
-  authFailed: (
-    data: AuthEventPayload,
-    reason: { error: DynamicError }
-  ) => void;
+  authFailed: (data: AuthEventPayload, reason: { error: DynamicError }) => void;
   /** A session ended (any reason); `user` is who was signed in. */
   loggedOut: (user: UserProfile | null, reason: SignOutReason | null) => void;
   /** The bearer token changed (sign-in, refresh, sign-out: `null`). */

@@ -19,7 +19,9 @@ export function useAuthState(client: DynamicClient): AuthState {
 }
 
 /** The signed-in user, or null; re-renders when it changes. */
-export function useAuthenticatedUser(client: DynamicClient): UserProfile | null {
+export function useAuthenticatedUser(
+  client: DynamicClient
+): UserProfile | null {
   const state = useAuthState(client);
   return state.status === 'signedIn' ? state.session.user : null;
 }

@@ -50,7 +50,7 @@ describe.each([
   ['iOS', iosRejection],
 ])('a rejection in the %s shape', (_platform, shape) => {
   it.each(bridge.rejections.map((r) => [r.code, r] as const))(
-    '%s becomes a DynamicError with the core\'s code, category and fields',
+    "%s becomes a DynamicError with the core's code, category and fields",
     async (code, sample) => {
       expect(fakeNative).toBeDefined();
       fake().native.signInWithExternalJwt.mockRejectedValueOnce(shape(sample));
@@ -66,7 +66,11 @@ describe.each([
       expect(e.message).toBe(sample.message);
       expect(e.category).toBe(sample.userInfo.category);
       expect(e.isRetryable).toBe(sample.userInfo.isRetryable);
-      const { code: _c, category: _k, isRetryable: _r, ...fields } = sample.userInfo;
+      const fields = Object.fromEntries(
+        Object.entries(sample.userInfo).filter(
+          ([key]) => !['code', 'category', 'isRetryable'].includes(key)
+        )
+      );
       expect(e.details).toEqual(fields);
       expect(e.userInfo).toEqual(sample.userInfo);
     }
@@ -104,11 +108,15 @@ describe('structured extras', () => {
 });
 
 describe('the fallbacks', () => {
-  it('an unknown code reads as internal, keeps the received code and the core\'s category', () => {
+  it("an unknown code reads as internal, keeps the received code and the core's category", () => {
     const e = toDynamicError(
       Object.assign(new Error('a newer core said so'), {
         code: 'brand_new_code',
-        userInfo: { code: 'brand_new_code', category: 'retry_later', isRetryable: true },
+        userInfo: {
+          code: 'brand_new_code',
+          category: 'retry_later',
+          isRetryable: true,
+        },
       })
     );
     expect(e.code).toBe('internal');
@@ -148,7 +156,10 @@ describe('the fallbacks', () => {
 
   it('takes the code from userInfo when the error has none', () => {
     const sample = rejection('unauthorized');
-    const e = toDynamicError({ message: sample.message, userInfo: sample.userInfo });
+    const e = toDynamicError({
+      message: sample.message,
+      userInfo: sample.userInfo,
+    });
     expect(e.code).toBe('unauthorized');
   });
 

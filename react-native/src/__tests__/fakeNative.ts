@@ -29,12 +29,17 @@ export const bridge = samples as {
 /** The state sample with this status (and sign-out reason). */
 export function stateJson(status: string, reason?: string | null): string {
   const found = bridge.states.find((json) => {
-    const state = JSON.parse(json) as { status: string; reason?: string | null };
+    const state = JSON.parse(json) as {
+      status: string;
+      reason?: string | null;
+    };
     return (
-      state.status === status && (reason === undefined || state.reason === reason)
+      state.status === status &&
+      (reason === undefined || state.reason === reason)
     );
   });
-  if (found === undefined) throw new Error(`no state sample ${status} ${reason}`);
+  if (found === undefined)
+    throw new Error(`no state sample ${status} ${reason}`);
   return found;
 }
 
@@ -50,7 +55,9 @@ export function androidRejection(r: BridgeRejection): Error {
     code: r.code,
     userInfo: r.userInfo,
     name: 'xyz.dynamic.byoa.ByoaException.ExternalAuthRejected',
-    nativeStackAndroid: [{ methodName: 'signInWithExternalJwt', lineNumber: 1 }],
+    nativeStackAndroid: [
+      { methodName: 'signInWithExternalJwt', lineNumber: 1 },
+    ],
   });
 }
 
@@ -109,7 +116,8 @@ let current = build();
 
 /** The module object `NativeDynamicByoa` exports in the unit tests; reset before each test. */
 export const fakeNative = new Proxy({} as Spec, {
-  get: (_target, key) => (current.native as Record<string | symbol, unknown>)[key],
+  get: (_target, key) =>
+    (current.native as Record<string | symbol, unknown>)[key],
 });
 
 export function resetFake() {
@@ -122,7 +130,11 @@ export function fake() {
 }
 
 /** Emits a state event of `handle` (as the module does from the Rust listener). */
-export function emitState(handle: number, json: string, token: string | null = null) {
+export function emitState(
+  handle: number,
+  json: string,
+  token: string | null = null
+) {
   current.states.emit({ handle, stateJson: json, token });
 }
 
