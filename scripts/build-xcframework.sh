@@ -80,13 +80,15 @@ fi
 run rustup target add "${targets[@]}"
 
 # One static library per target. The deployment targets match Package.swift (iOS 15.1, macOS 12).
+# `--print native-static-libs` makes rustc list the system libraries the archive needs; Package.swift
+# links the Security framework (getrandom on iOS) besides libSystem, which Xcode always links.
 for target in "${targets[@]}"; do
   case "$target" in
     *-apple-darwin) deployment=(MACOSX_DEPLOYMENT_TARGET=12.0) ;;
     *) deployment=(IPHONEOS_DEPLOYMENT_TARGET=15.1) ;;
   esac
   run env "${deployment[@]}" cargo rustc -p dynamic-byoa --lib --crate-type staticlib \
-    --release --no-default-features --locked --target "$target"
+    --release --no-default-features --locked --target "$target" -- --print native-static-libs
 done
 
 run rm -rf "$work" "$out"

@@ -7,7 +7,7 @@
     /// The binary is `$BYOA_BIN`, else `target/debug/byoa` of the repository this file is in
     /// (build it with `cargo build -q --workspace --all-targets`).
     final class EmulatorProcess {
-        let process = Process()
+        let process: Process
         /// `http://127.0.0.1:PORT/api/v0`: the client's `apiBaseUrl`.
         let baseURL: String
 
@@ -18,6 +18,7 @@
             guard FileManager.default.isExecutableFile(atPath: binary) else {
                 throw EmulatorError.missingBinary(binary)
             }
+            let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [
                 "emulator", "--environment-id", environmentId, "--issuer", issuer,
@@ -39,6 +40,7 @@
                 process.terminate()
                 throw EmulatorError.noAddress
             }
+            self.process = process
             baseURL = found
         }
 

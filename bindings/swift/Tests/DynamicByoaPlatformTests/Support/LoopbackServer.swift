@@ -76,7 +76,7 @@ final class LoopbackServer: @unchecked Sendable {
                 if isComplete || error != nil {
                     connection.cancel()
                 } else {
-                    serve(connection, queue: queue, handler: handler, buffer: buffer)
+                    LoopbackServer.serve(connection, queue: queue, handler: handler, buffer: buffer)
                 }
                 return
             }
