@@ -5,8 +5,8 @@
 #   2. header: the C module's header compiles with the system C compiler, every function it
 #      declares is exported by the host cdylib, and a C test calls the library through it;
 #   3. names: the hand-written Swift uses only names the generated Swift (or the platform)
-#      declares, implements every requirement of the generated protocols it adopts, and copies
-#      every ClientConfig field;
+#      declares, implements every requirement of the generated protocols it adopts, calls the
+#      generated initializers with labels they have, and copies every ClientConfig field;
 #   4. scripts: shellcheck of this script and scripts/build-xcframework.sh, and the latter's
 #      dry run (the commands it would run on macOS).
 # Needs the host build first: cargo build -q --workspace --all-targets. Installs what it needs

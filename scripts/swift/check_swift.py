@@ -13,8 +13,10 @@
       declared in the generated Swift (GENERATED), declared in the hand-written files themselves,
       or be a platform (Swift, Foundation, Security, CryptoKit, Network, XCTest) name listed in
       scripts/swift/platform-names.txt. Also: every hand-written type adopting a generated
-      protocol implements each of its requirements (name and argument labels), and
-      `ClientConfig.withFreshInstall` copies every field of the generated `ClientConfig`.
+      protocol implements each of its requirements (name and argument labels), every call of a
+      generated type's initializer fits one of its public initializers (labels in order, only
+      defaulted ones left out), and `ClientConfig.withFreshInstall` copies every field of the
+      generated `ClientConfig`.
 
 Grammar only: no types are checked, which is what a Swift compiler on macOS is for.
 """
@@ -232,6 +234,51 @@ def struct_fields(tree, struct_name: str) -> list:
     return []
 
 
+def public_inits(tree) -> dict:
+    """Generated types: name -> [[(label, has_default)]], one list per public initializer."""
+    inits = {}
+    for node in walk(tree.root_node):
+        if node.type != "class_declaration":
+            continue
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None or name_node.type != "type_identifier" or body is None:
+            continue
+        for member in body.children:
+            if member.type != "init_declaration" or b"public" not in (member.text.split(b"(", 1)[0]):
+                continue
+            params = []
+            for index, child in enumerate(member.children):
+                if child.type == "parameter":
+                    params.append([labels([child])[0], False])
+                elif member.field_name_for_child(index) == "default_value" and params:
+                    params[-1][1] = True
+            inits.setdefault(text(name_node), []).append([tuple(p) for p in params])
+    return inits
+
+
+def call_labels(call) -> list:
+    suffix = next((c for c in call.children if c.type == "call_suffix"), None)
+    arguments = next((c for c in suffix.children if c.type == "value_arguments"), None) if suffix else None
+    result = []
+    for argument in arguments.children if arguments is not None else []:
+        if argument.type == "value_argument":
+            label = argument.child_by_field_name("name")
+            result.append(text(label).rstrip(":").strip() if label is not None else "_")
+    return result
+
+
+def fits(arguments: list, params: list) -> bool:
+    """Swift's rule for labelled arguments: in order, skipping only defaulted parameters."""
+    position = 0
+    for label, has_default in params:
+        if position < len(arguments) and arguments[position] == label:
+            position += 1
+        elif not has_default:
+            return False
+    return position == len(arguments)
+
+
 def names(generated_path: str, files: list[str]) -> None:
     generated_tree = parse(pathlib.Path(generated_path).read_bytes())
     generated_used, generated_declared = identifiers(generated_tree)
@@ -272,6 +319,23 @@ def names(generated_path: str, files: list[str]) -> None:
                             f"{path}: {text(node.child_by_field_name('name'))} adopts {protocol} "
                             f"but does not implement {signature}"
                         )
+    inits = public_inits(generated_tree)
+    init_calls = 0
+    for path, tree in trees.items():
+        for node in walk(tree.root_node):
+            if node.type != "call_expression" or node.children[0].type != "simple_identifier":
+                continue
+            callee = text(node.children[0])
+            if callee not in inits or not any(c.type == "call_suffix" for c in node.children):
+                continue
+            arguments = call_labels(node)
+            init_calls += 1
+            if not any(fits(arguments, params) for params in inits[callee]):
+                signatures = ["(" + "".join(label + ":" for label, _ in params) + ")" for params in inits[callee]]
+                problems.append(
+                    f"{path}:{node.start_point[0] + 1}: {callee}({''.join(a + ':' for a in arguments)}) "
+                    f"matches no generated initializer {' '.join(signatures)}"
+                )
     fields = struct_fields(generated_tree, "ClientConfig")
     copied = 0
     for path, tree in trees.items():
@@ -291,6 +355,7 @@ def names(generated_path: str, files: list[str]) -> None:
         f"swift names: {len(files)} hand-written files, {total} name uses (distinct per file), "
         f"{len(api_names)} distinct generated-API names, all found: {'no' if problems else 'yes'}; "
         f"{conformances} conformances to generated protocols checked; "
+        f"{init_calls} calls of generated initializers match their labels; "
         f"ClientConfig fields copied {copied}/{len(fields)}"
     )
     if problems:
