@@ -20,8 +20,9 @@ class CallBenchmark {
         val threads = ManagementFactory.getThreadMXBean() as com.sun.management.ThreadMXBean
         fun allocated() = threads.getThreadAllocatedBytes(threads.allThreadIds).filter { it > 0 }.sum()
         // Storage makes the restore a real call through the library; the base URL is never used.
+        val storage = MapStorage()
         DynamicClient(ClientConfig(environmentId = TestWorld.plainEnv, apiBaseUrl = "http://127.0.0.1:9/api/v0"),
-            ClientDependencies(storage = MapStorage())).use { client ->
+            ClientDependencies(storage = storage)).use { client ->
             client.auth().use { auth ->
                 runBlocking {
                     auth.restore()
@@ -45,13 +46,26 @@ class CallBenchmark {
                         val t = System.nanoTime(); auth.state(); sync[i] = System.nanoTime() - t
                     }
                     val syncBytes = (allocated() - bytes) / calls
+                    // An async call that makes one storage callback from a library thread: signing
+                    // out while signed out deletes the (absent) stored record.
+                    storage.threads.clear()
+                    val callbacksBefore = storage.calls.get()
+                    val withCallback = LongArray(calls)
+                    bytes = allocated()
+                    for (i in 0 until calls) {
+                        val t = System.nanoTime(); auth.signOut(); withCallback[i] = System.nanoTime() - t
+                    }
+                    val callbackBytes = (allocated() - bytes) / calls
+                    val storageCallbacks = storage.calls.get() - callbacksBefore
                     val started = threads.totalStartedThreadCount - startedBefore
                     listener.remove(); listener.close()
                     val attached = Thread.getAllStackTraces().keys.count { it.name == BYOA_CALLBACK_THREAD_NAME }
                     println(String.format(java.util.Locale.ROOT,
                         "KOTLIN-BENCH calls=%d async_median_us=%.1f async_p90_us=%.1f sync_median_us=%.1f sync_p90_us=%.1f " +
-                            "async_alloc_bytes=%d sync_alloc_bytes=%d jvm_threads_started=%d attached_callback_threads=%d jvm=%s",
-                        calls, median(async), p90(async), median(sync), p90(sync), asyncBytes, syncBytes, started, attached,
+                            "async_alloc_bytes=%d sync_alloc_bytes=%d callback_median_us=%.1f callback_p90_us=%.1f callback_alloc_bytes=%d " +
+                            "storage_callbacks=%d callback_threads=%d jvm_threads_started=%d attached_callback_threads=%d jvm=%s",
+                        calls, median(async), p90(async), median(sync), p90(sync), asyncBytes, syncBytes,
+                        median(withCallback), p90(withCallback), callbackBytes, storageCallbacks, storage.threads.size, started, attached,
                         System.getProperty("java.version")))
                 }
             }

@@ -29,7 +29,8 @@ class MapStorage : SessionStorage {
     override fun get(key: String): String? { record(); return map[key] }
     override fun set(key: String, value: String) { record(); map[key] = value }
     override fun delete(key: String) { record(); map.remove(key) }
-    private fun record() { threads.add(Thread.currentThread().id); failWith?.let { throw it() } }
+    val calls = java.util.concurrent.atomic.AtomicInteger()
+    private fun record() { calls.incrementAndGet(); threads.add(Thread.currentThread().id); failWith?.let { throw it() } }
 }
 
 /** A Kotlin KeySigner on the JCA: P-256 keys from the JDK, SHA256withECDSA (DER signatures). */
