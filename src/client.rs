@@ -24,7 +24,7 @@ use crate::lifecycle::{
 };
 use crate::logging::{LogLevel, log_at, target};
 use crate::provider::ExternalJwtProvider;
-use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds, unix_seconds};
+use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds};
 use crate::single_flight::SingleFlight;
 use crate::step_up::{self, ElevatedAccess, ElevatedTokens, VerifyWithExternalJwtParams};
 use crate::storage::{MemoryStorage, SessionStorage, StorageError, StoredSession, session_key};
@@ -277,7 +277,7 @@ impl Core {
             Err(Error::Preflight(problem))
                 if problem.is_time_window() && !self.lifecycle.time_known() =>
             {
-                if let Ok(date) = self.keys.fetch_server_date(&self.transport).await {
+                if let Ok(date) = self.keys.fetch_server_offset(&self.transport).await {
                     self.learn_server_time(date);
                 }
                 check(self.server_now())
@@ -390,7 +390,7 @@ impl Core {
         reply: Reply<VerifyResponse>,
         bound_to: Option<&str>,
     ) -> Result<Session, Error> {
-        self.learn_server_time(reply.server_date);
+        self.learn_server_time(reply.server_offset);
         let session = Session::from_response(&reply.body, 200, self.server_now())?;
         let verified = self
             .keys
@@ -563,7 +563,7 @@ impl Core {
             .await
             // A session that ended meanwhile explains a refusal (its bearer was revoked): say so.
             .map_err(|error| self.still_current(generation).err().unwrap_or(error))?;
-        self.learn_server_time(reply.server_date);
+        self.learn_server_time(reply.server_offset);
         let token = reply.body.elevated_access_token;
         let claims = step_up::read_claims(
             &token,
@@ -722,7 +722,7 @@ impl Core {
 
     /// Learns the server's time now (from the keys request's `Date`); failures are ignored.
     async fn recalibrate(&self) {
-        if let Ok(date) = self.keys.fetch_server_date(&self.transport).await {
+        if let Ok(date) = self.keys.fetch_server_offset(&self.transport).await {
             self.learn_server_time(date);
         }
     }
@@ -1083,10 +1083,10 @@ impl Core {
             .saturating_add(self.lifecycle.server_offset())
     }
 
-    fn learn_server_time(&self, server_date: Option<SystemTime>) {
-        if let Some(date) = server_date {
-            self.lifecycle
-                .set_server_offset(unix_seconds(date) - self.clock.now_unix());
+    /// Adopts the offset a response measured on arrival (`Reply::server_offset`).
+    fn learn_server_time(&self, server_offset: Option<i64>) {
+        if let Some(offset) = server_offset {
+            self.lifecycle.set_server_offset(offset);
         }
     }
 }

@@ -16,7 +16,6 @@
 //! retryable like any network failure; the server-side session that was minted is revoked.
 
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use dynamic_byoa_contract::{JwksKey, JwksResponse, paths};
@@ -36,8 +35,8 @@ pub(crate) struct SessionKeys {
     fetch: SingleFlight<(), Result<Fetched, ByoaError>>,
 }
 
-/// A fetched key set and the server's `Date` of that response.
-type Fetched = (std::sync::Arc<JwksResponse>, Option<SystemTime>);
+/// A fetched key set and the server's clock offset measured by that response.
+type Fetched = (std::sync::Arc<JwksResponse>, Option<i64>);
 
 /// The claims of the session token this client checks.
 #[derive(Deserialize)]
@@ -61,12 +60,10 @@ impl SessionKeys {
         Ok(())
     }
 
-    /// Fetches the keys now and returns the server's `Date`: the cheapest request that tells
-    /// the device what time the server thinks it is (and the keys are needed anyway).
-    pub async fn fetch_server_date(
-        &self,
-        transport: &Transport,
-    ) -> Result<Option<SystemTime>, Error> {
+    /// Fetches the keys now and returns the server's clock offset (`Reply::server_offset`): the
+    /// cheapest request that tells the device what time the server thinks it is (and the keys
+    /// are needed anyway).
+    pub async fn fetch_server_offset(&self, transport: &Transport) -> Result<Option<i64>, Error> {
         Ok(self.fetch(transport).await?.1)
     }
 
@@ -86,19 +83,7 @@ impl SessionKeys {
         if find_key(&keys, parts.header.kid.as_deref()).is_none() {
             keys = self.refetch(transport).await?;
         }
-        let key = find_key(&keys, parts.header.kid.as_deref()).ok_or_else(|| {
-            invalid("the session token's key is not among the environment's keys")
-        })?;
-        parts.verify_signature(key)?;
-        let claims: CheckedClaims = serde_json::from_slice(&parts.payload)
-            .map_err(|_| invalid("the session token's claims do not decode"))?;
-        if claims.environment_id != environment_id {
-            return Err(invalid("the session token is for another environment"));
-        }
-        if claims.sub != user_id {
-            return Err(invalid("the session token is for another user"));
-        }
-        Ok(())
+        check_token(&keys, &parts, environment_id, user_id)
     }
 
     fn cached(&self) -> Option<std::sync::Arc<JwksResponse>> {
@@ -122,7 +107,7 @@ impl SessionKeys {
                     .map_err(ByoaError::from)?;
                 let keys = std::sync::Arc::new(reply.body);
                 *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
-                Ok((keys, reply.server_date))
+                Ok((keys, reply.server_offset))
             })
             .await;
         fetched.map_err(Error::Public)
@@ -157,6 +142,37 @@ fn find_key<'a>(keys: &'a JwksResponse, kid: Option<&str>) -> Option<&'a JwksKey
             }
         }
     }
+}
+
+/// The checks of [`SessionKeys::verify`] once the keys are at hand: signature, environment, user.
+fn check_token(
+    keys: &JwksResponse,
+    parts: &TokenParts<'_>,
+    environment_id: &str,
+    user_id: &str,
+) -> Result<(), Error> {
+    let key = find_key(keys, parts.header.kid.as_deref())
+        .ok_or_else(|| invalid("the session token's key is not among the environment's keys"))?;
+    parts.verify_signature(key)?;
+    let claims: CheckedClaims = serde_json::from_slice(&parts.payload)
+        .map_err(|_| invalid("the session token's claims do not decode"))?;
+    if claims.environment_id != environment_id {
+        return Err(invalid("the session token is for another environment"));
+    }
+    if claims.sub != user_id {
+        return Err(invalid("the session token is for another user"));
+    }
+    Ok(())
+}
+
+/// Fuzzing: the session token check against a key set from any bytes.
+pub(crate) fn check_token_text(
+    keys: &JwksResponse,
+    token: &str,
+    environment_id: &str,
+    user_id: &str,
+) -> Result<(), Error> {
+    check_token(keys, &TokenParts::split(token)?, environment_id, user_id)
 }
 
 struct TokenParts<'a> {

@@ -20,6 +20,7 @@ use crate::http::{
     HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport, find_header,
 };
 use crate::logging::{self, LogLevel, log_at, target};
+use crate::session::unix_seconds;
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
 pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_PKG_VERSION"));
@@ -41,8 +42,11 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub(crate) struct Reply<T> {
     pub body: T,
-    /// The server's `Date` header, for clock-offset calibration.
+    /// The server's `Date` header: when the server answered.
     pub server_date: Option<SystemTime>,
+    /// Server time minus device time (seconds) when the answer arrived, for calibrating the
+    /// device clock; `None` when the answer cannot tell (no `Date`, or the clock jumped).
+    pub server_offset: Option<i64>,
 }
 
 /// One API call, before it is sent.
@@ -75,18 +79,13 @@ pub(crate) struct Answer {
     status: u16,
     headers: Vec<HttpHeader>,
     body: Vec<u8>,
+    /// See `Transport::server_offset`.
+    server_offset: Option<i64>,
 }
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name).map(str::trim)
-    }
-
-    /// Drops the `Date` header: it cannot calibrate the device clock (see
-    /// `Transport::device_clock_jumped`).
-    fn forget_date(&mut self) {
-        self.headers
-            .retain(|h| !h.name.eq_ignore_ascii_case("date"));
     }
 }
 
@@ -271,9 +270,7 @@ impl Transport {
         let elapsed = started.elapsed().as_millis();
         let answer = match sent.and_then(|response| checked(response, url)) {
             Ok(mut answer) => {
-                if self.device_clock_jumped(device_started, started.elapsed()) {
-                    answer.forget_date();
-                }
+                answer.server_offset = self.server_offset(&answer, device_started, started);
                 answer
             }
             Err(error) => {
@@ -308,6 +305,23 @@ impl Transport {
             }),
             _ => Err(self.error_from(answer)),
         }
+    }
+
+    /// Server time minus device time, in seconds, from the answer's `Date`, measured the moment
+    /// the answer arrived: computed later, a device clock that moved meanwhile would be counted
+    /// as server time. `None` without a usable `Date`, or when the device clock jumped while the
+    /// request was in flight.
+    fn server_offset(
+        &self,
+        answer: &Answer,
+        device_started: SystemTime,
+        started: Instant,
+    ) -> Option<i64> {
+        let date = httpdate::parse_http_date(answer.header("date")?).ok()?;
+        if self.device_clock_jumped(device_started, started.elapsed()) {
+            return None;
+        }
+        Some(unix_seconds(date) - self.clock.now_unix())
     }
 
     /// True when the device clock moved by more than the request took (give or take
@@ -428,6 +442,7 @@ pub(crate) fn checked(response: HttpResponse, url: &str) -> Result<Answer, Error
         status,
         headers: response.headers,
         body,
+        server_offset: None,
     })
 }
 
@@ -467,7 +482,11 @@ pub(crate) fn decode<R: DeserializeOwned>(answer: Answer) -> Result<Reply<R>, Er
         status: answer.status,
         source,
     })?;
-    Ok(Reply { body, server_date })
+    Ok(Reply {
+        body,
+        server_date,
+        server_offset: answer.server_offset,
+    })
 }
 
 /// The path of `url` (no scheme, host or query) for logs: `/api/v0/sdk/<env>/refresh`.
