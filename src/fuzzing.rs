@@ -7,12 +7,15 @@
 
 use dynamic_byoa_contract::{ApiErrorBody, JwksResponse, VerifyResponse};
 
+use std::sync::Arc;
+
 use crate::config::{ClientConfig, Settings};
+use crate::device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
 use crate::error::{ByoaError, Error};
 use crate::http::{HttpHeader, HttpResponse};
 use crate::preflight::{self, Expectations};
 use crate::redact::scrub;
-use crate::storage::StoredSession;
+use crate::storage::{MemoryStorage, SessionStorage, StoredSession};
 use crate::transport;
 
 const ENV: &str = "2762a57b-faa4-41ce-9f16-abff9300e2c9";
@@ -140,5 +143,101 @@ pub fn response(data: &[u8]) {
     ];
     for error in decoded.into_iter().filter_map(Result::err) {
         assert_scrubbed(&error.into());
+    }
+}
+
+/// The step-up assertion check: `data` is `jwt` NUL `externalUserId`. An accepted assertion has
+/// what sign-in requires plus a non-empty `scope` and `jti`, and names the signed-in user.
+pub fn step_up_assertion(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (jwt, user) = text.split_once('\0').unwrap_or((&text, "user-1"));
+    let expect = Expectations {
+        external_user_id: Some(user),
+        now: 1_800_000_000,
+        leeway_seconds: 60,
+    };
+    match preflight::check_assertion(jwt.trim(), expect) {
+        Ok(decoded) => {
+            for claim in ["scope", "jti"] {
+                assert!(
+                    decoded.str_claim(claim).is_some_and(|v| !v.is_empty()),
+                    "accepted without {claim}"
+                );
+            }
+            assert_eq!(decoded.claims["sub"].as_str(), Some(user));
+        }
+        Err(problem) => assert_scrubbed(&Error::Preflight(problem).into()),
+    }
+}
+
+/// Dynamic's session token checked against a key set: `data` is the JWKS JSON NUL the token.
+/// Accepted only when the key set parses and the token names this environment and user.
+pub fn session_token(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (jwks, token) = text.split_once('\0').unwrap_or(("{\"keys\":[]}", &text));
+    let Ok(keys) = serde_json::from_str::<JwksResponse>(jwks) else {
+        return;
+    };
+    if let Err(error) = crate::jwks::check_token_text(&keys, token, ENV, "user-1") {
+        assert_scrubbed(&error.into());
+    }
+}
+
+/// The claims of an elevated token Dynamic returned. Accepted claims are unexpired and, where
+/// named, for this environment and user.
+pub fn elevated_token(data: &[u8]) {
+    let token = String::from_utf8_lossy(data);
+    let now = 1_800_000_000;
+    match crate::step_up::read_claims(&token, ENV, "user-1", now) {
+        Ok(claims) => {
+            assert!(claims.exp > now, "accepted an expired elevated token");
+            assert!(claims.environment_id.as_deref().is_none_or(|e| e == ENV));
+            assert!(claims.sub.as_deref().is_none_or(|s| s == "user-1"));
+        }
+        Err(error) => assert_scrubbed(&error.into()),
+    }
+}
+
+/// The software signer's key record, as any bytes from storage. A record that loads signs, and
+/// the signature verifies under the public key it reports; one that does not is left in place
+/// (never replaced by a new key: nothing is lost), and its error names no key material.
+pub fn software_key_record(data: &[u8]) {
+    use p256::ecdsa::signature::Verifier;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let storage = Arc::new(MemoryStorage::new());
+    storage.set("k".into(), text.to_owned()).expect("memory");
+    let signer = SoftwareKeySigner::new(storage.clone());
+    match signer.get_or_create_key("k".into()) {
+        Ok(public) => {
+            let signature = signer
+                .sign("k".into(), b"m".to_vec())
+                .expect("a loaded key signs");
+            let key = dynamic_byoa_contract::device::decode_hex(&public)
+                .and_then(|bytes| p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).ok())
+                .expect("the reported public key decodes");
+            let signature =
+                p256::ecdsa::Signature::from_slice(&signature).expect("a raw P-256 signature");
+            key.verify(b"m", &signature)
+                .expect("the signature verifies under the reported key");
+        }
+        Err(error) => {
+            assert!(matches!(error, KeySignerError::Failed { .. }), "{error:?}");
+            assert_eq!(
+                storage.get("k".into()).expect("memory").as_deref(),
+                Some(text)
+            );
+            let detail = format!("{error:?}");
+            for word in text
+                .split(|c: char| !c.is_ascii_hexdigit())
+                .filter(|w| w.len() >= 16)
+            {
+                assert!(
+                    !detail.contains(word),
+                    "an error shows key material: {detail}"
+                );
+            }
+        }
     }
 }

@@ -46,3 +46,28 @@ fn the_client_urls_corpus_replays() {
 fn the_response_corpus_replays() {
     replay("response", fuzzing::response);
 }
+
+#[test]
+fn the_step_up_assertion_corpus_replays() {
+    replay("step_up_assertion", fuzzing::step_up_assertion);
+}
+
+#[test]
+fn the_session_token_corpus_replays() {
+    replay("session_token", fuzzing::session_token);
+}
+
+#[test]
+fn the_elevated_token_corpus_replays() {
+    replay("elevated_token", fuzzing::elevated_token);
+}
+
+#[test]
+fn the_software_key_record_corpus_replays() {
+    replay("software_key_record", fuzzing::software_key_record);
+}
+
+#[test]
+fn the_emulator_jwt_corpus_replays() {
+    replay("emulator_jwt", dynamic_byoa_emulator::fuzzing::external_jwt);
+}

@@ -258,7 +258,7 @@ struct JwksDocument {
 
 /// The signature keys of a JWKS document. Keys this verifier cannot use (unknown types,
 /// encryption keys) are skipped rather than failing the whole set, as JWKS consumers do.
-fn parse_jwks(body: &[u8]) -> Result<Vec<Jwk>, String> {
+pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<Jwk>, String> {
     let document: JwksDocument = serde_json::from_slice(body)
         .map_err(|e| format!("response is not a JSON key set ({e})"))?;
     Ok(document
@@ -280,7 +280,7 @@ fn is_signature_key(jwk: &Jwk) -> bool {
     asymmetric && jwk.common.public_key_use != Some(PublicKeyUse::Encryption)
 }
 
-fn pick(keys: &[Jwk], kid: Option<&str>) -> Option<Jwk> {
+pub(crate) fn pick(keys: &[Jwk], kid: Option<&str>) -> Option<Jwk> {
     match kid {
         Some(kid) => keys
             .iter()

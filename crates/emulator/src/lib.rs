@@ -50,6 +50,9 @@ mod state;
 mod tokens;
 mod verify;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{DEFAULT_ELEVATED_TOKEN_TTL, EmulatorConfig, EnvironmentConfig};
 pub use error::EmulatorError;
 pub use faults::Fault;

@@ -179,16 +179,16 @@ const ASYMMETRIC: [Algorithm; 9] = [
 ];
 
 /// A JWT split into its parts, with header and payload decoded but nothing verified.
-struct ParsedJwt {
+pub(crate) struct ParsedJwt {
     header: Map<String, Value>,
-    claims: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
     /// `base64url(header) "." base64url(payload)`, the signed bytes.
     signing_input: String,
     signature: String,
 }
 
 impl ParsedJwt {
-    fn parse(jwt: &str) -> Result<Self, Rejection> {
+    pub(crate) fn parse(jwt: &str) -> Result<Self, Rejection> {
         let jwt = jwt.trim();
         let parts: Vec<&str> = jwt.split('.').collect();
         let [header, payload, signature] = parts[..] else {
@@ -209,12 +209,12 @@ impl ParsedJwt {
         })
     }
 
-    fn kid(&self) -> Option<&str> {
+    pub(crate) fn kid(&self) -> Option<&str> {
         self.header.get("kid").and_then(Value::as_str)
     }
 
     /// The header's `alg` when it is one Dynamic accepts.
-    fn algorithm(&self) -> Result<Algorithm, Rejection> {
+    pub(crate) fn algorithm(&self) -> Result<Algorithm, Rejection> {
         let unsupported =
             |detail: String| Rejection::new(ExternalAuthRejection::UnsupportedAlgorithm, detail);
         let Some(name) = self.header.get("alg").and_then(Value::as_str) else {
@@ -233,7 +233,7 @@ impl ParsedJwt {
         }
     }
 
-    fn verify_signature(&self, alg: Algorithm, jwk: &Jwk) -> Result<(), Rejection> {
+    pub(crate) fn verify_signature(&self, alg: Algorithm, jwk: &Jwk) -> Result<(), Rejection> {
         let invalid = |detail: &str| Rejection::new(ExternalAuthRejection::Signature, detail);
         if let Some(key_alg) = jwk.common.key_algorithm
             && key_alg.to_string() != format!("{alg:?}")
@@ -283,7 +283,7 @@ fn malformed(detail: impl Into<String>) -> Rejection {
 }
 
 /// `sub` when it is a non-empty string.
-fn subject(claims: &Map<String, Value>) -> Option<String> {
+pub(crate) fn subject(claims: &Map<String, Value>) -> Option<String> {
     claims
         .get(claim::SUB)
         .and_then(Value::as_str)
@@ -292,7 +292,7 @@ fn subject(claims: &Map<String, Value>) -> Option<String> {
 }
 
 /// Every claim-level problem, in the order the server reports them.
-fn claim_problems(
+pub(crate) fn claim_problems(
     claims: &Map<String, Value>,
     policy: &ExternalJwtPolicy,
     now: i64,

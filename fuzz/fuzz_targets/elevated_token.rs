@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dynamic_byoa::fuzzing::elevated_token(data));
