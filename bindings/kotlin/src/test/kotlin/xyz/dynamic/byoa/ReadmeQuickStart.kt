@@ -3,7 +3,7 @@
 package xyz.dynamic.byoa
 
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.transformWhile
 import kotlinx.coroutines.launch
 import xyz.dynamic.byoa.ktx.ByoaClient
 
@@ -11,9 +11,10 @@ import xyz.dynamic.byoa.ktx.ByoaClient
 /** Signs in with the provider's JWT, calls the app's backend, signs out; returns what it saw. */
 suspend fun quickStart(client: ByoaClient, providerJwt: String, providerUserId: String, scope: CoroutineScope): List<String> {
     val seen = mutableListOf<String>()
-    // Observe: AuthState as a StateFlow (Restoring, SignedIn, SignedOut, StorageUnavailable).
+    // Observe: AuthState as a StateFlow (Restoring, SignedIn, SignedOut, StorageUnavailable),
+    // here until the user signs out; in an app, for the life of the ViewModel.
     val observer = scope.launch {
-        client.auth.stateFlow.collect { state ->
+        client.auth.stateFlow.transformWhile { emit(it); !(it is AuthState.SignedOut && it.reason != null) }.collect { state ->
             when (state) {
                 is AuthState.SignedIn -> seen += "signed in as ${state.session.user.externalUserId}"
                 is AuthState.SignedOut -> seen += "signed out (${state.reason})"
@@ -35,8 +36,7 @@ suspend fun quickStart(client: ByoaClient, providerJwt: String, providerUserId: 
         }
     }
     client.auth.signOut()
-    client.auth.stateFlow.first { it is AuthState.SignedOut && it.reason != null }
-    observer.cancel()
+    observer.join()
     return seen
 }
 // quickstart:end
