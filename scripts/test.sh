@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, unit and integration tests of the whole workspace, and the
-# drift check of the generated bindings. `.ci/run` runs exactly this.
+# Every test: formatting, lints, unit and integration tests of the whole workspace, the drift
+# check of the generated bindings, a short soak, and the platform layers: the Swift checks, the
+# Kotlin suite on the JVM (both transports) and the React Native package (unit and end to end).
+# `.ci/run` runs exactly this. Needs cargo, a JDK 17+ with Maven, Node 20.19+ with npm, Python 3
+# and a C compiler; downloads go to the usual caches (~/.cargo, ~/.m2, ~/.npm, ~/.cache/pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +33,10 @@ cargo test --workspace
 cargo clippy -p dynamic-byoa --no-default-features --lib --test http_port -q -- -D warnings
 cargo test -p dynamic-byoa --no-default-features --lib --test http_port
 bash scripts/bindings.sh --check
+# Everything below runs on the workspace build that `bindings.sh --check` just made.
+cargo build -q --workspace --all-targets
+# The soak's invariants on a short run (the long one is scripts/soak.sh, not a test).
+"${CARGO_TARGET_DIR:-target}/debug/byoa-soak" --ops 400 | tail -4
+bash scripts/test-swift.sh
+bash scripts/test-kotlin.sh
+bash scripts/test-react-native.sh

@@ -113,9 +113,19 @@ pub trait AuthListener: Send + Sync {
 /// Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
 /// handle does not remove it (foreign garbage collection would make that unpredictable).
 #[derive(uniffi::Object)]
+#[uniffi::export(Debug)]
 pub struct ListenerHandle {
     pub(crate) id: u64,
     pub(crate) owner: Weak<dyn ListenerOwner>,
+}
+
+impl std::fmt::Debug for ListenerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerHandle")
+            .field("id", &self.id)
+            .field("client_alive", &self.owner.upgrade().is_some())
+            .finish()
+    }
 }
 
 #[uniffi::export]

@@ -106,6 +106,25 @@ impl DynamicClient {
     }
 }
 
+/// Printed (Kotlin `toString`, Swift `debugDescription`) as the environment and the state's
+/// one-line summary: no profile data, no token.
+impl std::fmt::Debug for AuthModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthModule")
+            .field("environment_id", &self.core.settings().environment_id)
+            .field("state", &self.core.state().summary())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ExternalAuthModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalAuthModule")
+            .field("environment_id", &self.core.settings().environment_id)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for DynamicClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let settings = self.core.settings();
@@ -119,6 +138,7 @@ impl std::fmt::Debug for DynamicClient {
 
 /// `client.auth()`.
 #[derive(uniffi::Object)]
+#[uniffi::export(Debug)]
 pub struct AuthModule {
     core: Arc<Core>,
 }
@@ -212,6 +232,7 @@ impl AuthModule {
 
 /// `client.auth().external()`.
 #[derive(uniffi::Object)]
+#[uniffi::export(Debug)]
 pub struct ExternalAuthModule {
     core: Arc<Core>,
 }

@@ -871,7 +871,7 @@ public protocol AuthModuleProtocol: AnyObject, Sendable {
 /**
  * `client.auth()`.
  */
-open class AuthModule: AuthModuleProtocol, @unchecked Sendable {
+open class AuthModule: AuthModuleProtocol, @unchecked Sendable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1091,6 +1091,17 @@ open func tokens() -> SessionTokens?  {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_authmodule_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 
@@ -1340,7 +1351,7 @@ public protocol ExternalAuthModuleProtocol: AnyObject, Sendable {
 /**
  * `client.auth().external()`.
  */
-open class ExternalAuthModule: ExternalAuthModuleProtocol, @unchecked Sendable {
+open class ExternalAuthModule: ExternalAuthModuleProtocol, @unchecked Sendable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1454,6 +1465,17 @@ open func verifyWithExternalJwt(params: VerifyWithExternalJwtParams)async throws
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_externalauthmodule_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 
@@ -2567,7 +2589,7 @@ public protocol ListenerHandleProtocol: AnyObject, Sendable {
  * Returned by `auth().add_listener(...)`; `remove()` unregisters the listener. Dropping the
  * handle does not remove it (foreign garbage collection would make that unpredictable).
  */
-open class ListenerHandle: ListenerHandleProtocol, @unchecked Sendable {
+open class ListenerHandle: ListenerHandleProtocol, @unchecked Sendable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -2633,6 +2655,17 @@ open func remove()  {try! rustCall() {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 

@@ -980,6 +980,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_listenerhandle_remove(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_clone_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1004,6 +1006,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_authmodule_tokens(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_authmodule_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_clone_dynamicclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_dynamicclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1026,6 +1030,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_verify_with_external_jwt(`ptr`: Long,`params`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_dynamic_byoa_fn_method_externalauthmodule_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_clone_httprequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_httprequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -2515,6 +2521,20 @@ open class AuthModule: Disposable, AutoCloseable, AuthModuleInterface
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_authmodule_uniffi_trait_debug(
+        it,
+        _status)
+}
+    }
+    )
+    }
 
     
     
@@ -3173,6 +3193,20 @@ open class ExternalAuthModule: Disposable, AutoCloseable, ExternalAuthModuleInte
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_externalauthmodule_uniffi_trait_debug(
+        it,
+        _status)
+}
+    }
+    )
+    }
 
     
     
@@ -4993,6 +5027,20 @@ open class ListenerHandle: Disposable, AutoCloseable, ListenerHandleInterface
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String = try { uniffiTraitToString() } catch (e: IllegalStateException) { "${javaClass.simpleName}(closed)" }
+
+    private fun uniffiTraitToString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(
+        it,
+        _status)
+}
+    }
+    )
+    }
 
     
     
