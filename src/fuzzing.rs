@@ -34,16 +34,25 @@ fn assert_scrubbed(error: &ByoaError) {
     }
 }
 
-/// The device preflight of an external JWT: `data` is `jwt` NUL `externalUserId`.
-pub fn external_jwt(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let (jwt, user) = text.split_once('\0').unwrap_or((&text, "user-1"));
-    let expect = Expectations {
+/// `jwt` NUL `externalUserId`, the input of the preflight targets.
+fn jwt_and_user(text: &str) -> (&str, &str) {
+    let (jwt, user) = text.split_once('\0').unwrap_or((text, "user-1"));
+    (jwt.trim(), user)
+}
+
+fn expecting(user: &str) -> Expectations<'_> {
+    Expectations {
         external_user_id: Some(user),
         now: 1_800_000_000,
         leeway_seconds: 60,
-    };
-    match preflight::check(jwt.trim(), expect) {
+    }
+}
+
+/// The device preflight of an external JWT: `data` is `jwt` NUL `externalUserId`.
+pub fn external_jwt(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (jwt, user) = jwt_and_user(&text);
+    match preflight::check(jwt, expecting(user)) {
         Ok(decoded) => {
             for claim in ["iss", "sub", "exp"] {
                 assert!(
@@ -150,13 +159,8 @@ pub fn response(data: &[u8]) {
 /// what sign-in requires plus a non-empty `scope` and `jti`, and names the signed-in user.
 pub fn step_up_assertion(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let (jwt, user) = text.split_once('\0').unwrap_or((&text, "user-1"));
-    let expect = Expectations {
-        external_user_id: Some(user),
-        now: 1_800_000_000,
-        leeway_seconds: 60,
-    };
-    match preflight::check_assertion(jwt.trim(), expect) {
+    let (jwt, user) = jwt_and_user(&text);
+    match preflight::check_assertion(jwt, expecting(user)) {
         Ok(decoded) => {
             for claim in ["scope", "jti"] {
                 assert!(

@@ -53,7 +53,9 @@ fn is_word_char(c: char) -> bool {
 
 /// A JWT, or a piece of one: three or more dot-joined segments of which two are long (a whole
 /// token); any segment that starts like a JSON object in base64url (`eyJ`, i.e. `{"`); or any
-/// segment of 40+ base64url characters (a signature).
+/// segment of 40+ base64url characters (a signature) not counting canonical UUIDs in it, so
+/// that ids such as `user-2762a57b-faa4-41ce-9f16-abff9300e2c9` stay readable in errors (a
+/// signature holding a hyphenated UUID by chance is vanishingly unlikely).
 fn looks_like_jwt(word: &str) -> bool {
     let segments: Vec<&str> = word.split('.').collect();
     let base64url = |s: &str| {
@@ -63,15 +65,50 @@ fn looks_like_jwt(word: &str) -> bool {
     let whole_token = segments.len() >= 3
         && segments.iter().all(|s| base64url(s))
         && segments.iter().filter(|s| s.len() >= 8).count() >= 2;
-    let piece = segments
-        .iter()
-        .any(|s| base64url(s) && ((s.starts_with("eyJ") && s.len() >= 16) || s.len() >= 40));
+    let piece = segments.iter().any(|s| {
+        base64url(s) && ((s.starts_with("eyJ") && s.len() >= 16) || without_uuids(s) >= 40)
+    });
     whole_token || piece
+}
+
+/// The length of `segment` once every canonical UUID (8-4-4-4-12 hex digits) in it is removed.
+fn without_uuids(segment: &str) -> usize {
+    const UUID: usize = 36;
+    let bytes = segment.as_bytes();
+    let is_uuid = |at: usize| {
+        bytes.get(at..at + UUID).is_some_and(|run| {
+            run.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+        })
+    };
+    let (mut at, mut kept) = (0, 0);
+    while at < bytes.len() {
+        if is_uuid(at) {
+            at += UUID;
+        } else {
+            at += 1;
+            kept += 1;
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_made_of_a_uuid_stays_readable_but_a_signature_does_not() {
+        let id = "user-2762a57b-faa4-41ce-9f16-abff9300e2c9";
+        assert_eq!(scrub(&format!("sub {id}")), format!("sub {id}"));
+        let signature = "c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl";
+        assert_eq!(scrub(&format!("sig {signature}")), "sig <redacted>");
+        // A UUID does not hide a long run beside it.
+        let padded = format!("{signature}-2762a57b-faa4-41ce-9f16-abff9300e2c9");
+        assert_eq!(scrub(&padded), REDACTED);
+    }
 
     #[test]
     fn control_characters_become_spaces_so_printing_cannot_join_words() {

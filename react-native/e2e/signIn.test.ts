@@ -73,8 +73,8 @@ let users = 0;
 
 /**
  * A fresh external user, so tests do not share Dynamic users. Short on purpose: the core
- * redacts token-shaped runs (40 or more base64url characters, e.g. `user-` and a UUID) in error
- * texts and details.
+ * redacts token-shaped runs (40 or more base64url characters besides UUIDs) in error texts and
+ * details.
  */
 function newUser(): string {
   users += 1;
