@@ -154,8 +154,12 @@ def is_declaration(node) -> bool:
 
 
 def inside_import(node) -> bool:
+    """In an import, or in an `@objc(selector:pieces:)` attribute, whose words are Objective-C
+    selector pieces, not Swift names."""
     while node is not None:
         if node.type == "import_declaration":
+            return True
+        if node.type == "attribute" and node.text.startswith(b"@objc"):
             return True
         node = node.parent
     return False
@@ -257,6 +261,23 @@ def public_inits(tree) -> dict:
     return inits
 
 
+def public_functions(tree) -> dict:
+    """Generated top-level functions: name -> [[(label, has_default)]], as public_inits."""
+    functions = {}
+    for node in tree.root_node.children:
+        if node.type != "function_declaration" or not node.text.startswith(b"public"):
+            continue
+        params = []
+        for index, child in enumerate(node.children):
+            if child.type == "parameter":
+                params.append([labels([child])[0], False])
+            elif node.field_name_for_child(index) == "default_value" and params:
+                params[-1][1] = True
+        name = text(node.child_by_field_name("name"))
+        functions.setdefault(name, []).append([tuple(p) for p in params])
+    return functions
+
+
 def call_labels(call) -> list:
     suffix = next((c for c in call.children if c.type == "call_suffix"), None)
     arguments = next((c for c in suffix.children if c.type == "value_arguments"), None) if suffix else None
@@ -320,6 +341,10 @@ def names(generated_path: str, files: list[str]) -> None:
                             f"but does not implement {signature}"
                         )
     inits = public_inits(generated_tree)
+    # Free functions (bridgeSessionJson(session:), setLogger(logger:level:), ...) are checked
+    # like initializers; a hand-written declaration of the same name shadows the generated one.
+    inits.update({name: overloads for name, overloads in public_functions(generated_tree).items()
+                  if name not in declared_here and name not in inits})
     init_calls = 0
     for path, tree in trees.items():
         for node in walk(tree.root_node):
@@ -334,7 +359,7 @@ def names(generated_path: str, files: list[str]) -> None:
                 signatures = ["(" + "".join(label + ":" for label, _ in params) + ")" for params in inits[callee]]
                 problems.append(
                     f"{path}:{node.start_point[0] + 1}: {callee}({''.join(a + ':' for a in arguments)}) "
-                    f"matches no generated initializer {' '.join(signatures)}"
+                    f"matches no generated initializer or function {' '.join(signatures)}"
                 )
     fields = struct_fields(generated_tree, "ClientConfig")
     copied = 0
@@ -355,7 +380,7 @@ def names(generated_path: str, files: list[str]) -> None:
         f"swift names: {len(files)} hand-written files, {total} name uses (distinct per file), "
         f"{len(api_names)} distinct generated-API names, all found: {'no' if problems else 'yes'}; "
         f"{conformances} conformances to generated protocols checked; "
-        f"{init_calls} calls of generated initializers match their labels; "
+        f"{init_calls} calls of generated initializers and functions match their labels; "
         f"ClientConfig fields copied {copied}/{len(fields)}"
     )
     if problems:
