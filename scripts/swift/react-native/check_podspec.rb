@@ -1,0 +1,148 @@
+# Evaluates react-native/DynamicByoa.podspec as `pod install` would, with a STUB of CocoaPods'
+# `Pod::Spec` (no CocoaPods gem is packaged for Debian; a stub records every attribute the
+# podspec sets, nothing more), and React Native's REAL `install_modules_dependencies` from
+# node_modules/react-native/scripts/react_native_pods.rb run against it. Then checks what the
+# podspec declares: its paths exist in the package (the vendored ones only when the packaging
+# scripts have run; otherwise a note says so), and the settings the module relies on survive
+# React Native's helper (which merges into pod_target_xcconfig).
+#
+#   ruby check_podspec.rb PACKAGE_DIR [--require-vendored]
+# Prints one line per check; exits 1 on any failure.
+require "json"
+
+package_dir = File.expand_path(ARGV.fetch(0))
+require_vendored = ARGV.include?("--require-vendored")
+
+module Pod
+  # STUB of Pod::Specification: records attributes; `to_hash` is what RN's helper reads.
+  class Spec
+    attr_reader :attributes, :dependencies
+
+    def initialize
+      @attributes = {}
+      @dependencies = []
+      yield self if block_given?
+      Pod.last_spec = self
+    end
+
+    def dependency(name, *requirements)
+      @dependencies << [name, *requirements]
+    end
+
+    # The real class reads these two back (the root attributes); all others are write-only.
+    def name = @attributes["name"]
+    def version = @attributes["version"]
+
+    def to_hash
+      @attributes.merge("dependencies" => @dependencies)
+    end
+
+    def method_missing(name, *args)
+      key = name.to_s
+      return super unless key.end_with?("=") && args.length == 1
+
+      @attributes[key.chomp("=")] = args.first
+    end
+
+    def respond_to_missing?(name, include_private = false)
+      name.to_s.end_with?("=") || super
+    end
+  end
+
+  # React Native's scripts print through Pod::UI.
+  module UI
+    def self.puts(*) = nil
+    def self.warn(*) = nil
+    def self.info(*) = nil
+  end
+
+  class << self
+    attr_accessor :last_spec
+  end
+end
+
+failures = []
+checks = 0
+check = lambda do |ok, message|
+  checks += 1
+  if ok
+    puts "podspec: ok: #{message}"
+  else
+    failures << message
+    puts "podspec: FAILED: #{message}"
+  end
+end
+
+rn_pods = File.join(package_dir, "node_modules", "react-native", "scripts", "react_native_pods.rb")
+abort "podspec: #{rn_pods} is missing: run npm ci in react-native/ first" unless File.file?(rn_pods)
+# react_native_pods.rb requires the cocoapods gem at load time (for autolinking, unused here):
+# an empty stand-in satisfies the require.
+require "tmpdir"
+stub_dir = Dir.mktmpdir("byoa-podspec-")
+File.write(File.join(stub_dir, "cocoapods.rb"), "# stub: see check_podspec.rb\n")
+$LOAD_PATH.unshift(stub_dir)
+require rn_pods
+
+podspec = File.join(package_dir, "DynamicByoa.podspec")
+Dir.chdir(package_dir) { eval(File.read(podspec), binding, podspec) } # rubocop:disable Security/Eval
+spec = Pod.last_spec
+check.call(!spec.nil?, "DynamicByoa.podspec evaluates to a Pod::Spec (with RN's install_modules_dependencies)")
+exit 1 if spec.nil?
+attributes = spec.attributes
+package = JSON.parse(File.read(File.join(package_dir, "package.json")))
+
+check.call(attributes["name"] == "DynamicByoa", "name DynamicByoa (the Swift module the ObjC++ imports as DynamicByoa-Swift.h)")
+check.call(attributes["version"] == package["version"], "version #{attributes["version"].inspect} from package.json")
+check.call(attributes["platforms"] == { ios: "15.1" }, "platforms iOS 15.1 (React Native 0.86's floor)")
+check.call(!attributes["swift_version"].to_s.empty?, "swift_version #{attributes["swift_version"].inspect}")
+%w[homepage authors].each do |key|
+  puts "podspec: note: #{key} is empty (package.json has none); only pod spec lint needs it" if attributes[key].to_s.empty?
+end
+
+# Every source pattern matches files, and every tracked file of ios/ is covered.
+sources = Array(attributes["source_files"])
+matched = Dir.chdir(package_dir) { sources.flat_map { |pattern| Dir.glob(pattern) } }.uniq
+committed = %w[ios/DynamicByoa.h ios/DynamicByoa.mm ios/DynamicByoaModuleImpl.swift]
+committed.each do |path|
+  check.call(matched.include?(path), "source_files #{sources.inspect} include #{path}")
+end
+private_headers = Dir.chdir(package_dir) { Array(attributes["private_header_files"]).flat_map { |p| Dir.glob(p) } }
+check.call(private_headers.include?("ios/DynamicByoa.h"),
+           "ios/DynamicByoa.h is a private header (it imports C++; Swift reads the umbrella header)")
+
+vendored_swift = %w[ios/vendor/DynamicByoa/DynamicByoa.swift] +
+                 Dir.glob(File.join(package_dir, "..", "bindings", "swift", "Sources", "DynamicByoaPlatform", "*.swift"))
+                    .map { |f| "ios/vendor/DynamicByoaPlatform/#{File.basename(f)}" }.sort
+xcframework = Array(attributes["vendored_frameworks"])
+check.call(xcframework == ["ios/DynamicByoaFFI.xcframework"], "vendored_frameworks #{xcframework.inspect}")
+vendored = vendored_swift + xcframework
+present = vendored.select { |path| File.exist?(File.join(package_dir, path)) }
+if present.length == vendored.length
+  vendored_swift.each { |path| check.call(matched.include?(path), "source_files include vendored #{path}") }
+  plist = File.join(package_dir, xcframework.first, "Info.plist")
+  check.call(File.file?(plist), "#{xcframework.first}/Info.plist exists")
+elsif present.empty? && !require_vendored
+  puts "podspec: note: the vendored files are absent (#{vendored.length}: ios/vendor/**/*.swift, " \
+       "ios/DynamicByoaFFI.xcframework): the packaging script has not run; their paths are checked when it has"
+else
+  missing = vendored - present
+  check.call(false, "vendored files missing: #{missing.join(", ")}")
+end
+
+# What the module relies on, after RN's helper merged its own settings in.
+xcconfig = attributes["pod_target_xcconfig"] || {}
+headers = "${PODS_XCFRAMEWORKS_BUILD_DIR}/DynamicByoaFFI/Headers"
+check.call(xcconfig["HEADER_SEARCH_PATHS"].to_s.include?(headers) && xcconfig["SWIFT_INCLUDE_PATHS"].to_s.include?(headers),
+           "the xcframework's headers stay on HEADER_SEARCH_PATHS and SWIFT_INCLUDE_PATHS after install_modules_dependencies")
+check.call(xcconfig["DEFINES_MODULE"] == "YES", "DEFINES_MODULE (the Swift module and its -Swift.h)")
+check.call(Array(attributes["frameworks"]).include?("Security"), "links Security")
+needed = %w[React-Core ReactCodegen ReactCommon/turbomodule/core]
+names = spec.dependencies.map(&:first)
+check.call((needed - names).empty?, "install_modules_dependencies added #{needed.join(", ")} (#{names.length} dependencies)")
+
+if failures.empty?
+  puts "podspec: #{checks} checks passed"
+else
+  puts "podspec: #{failures.length} of #{checks} checks failed"
+  exit 1
+end

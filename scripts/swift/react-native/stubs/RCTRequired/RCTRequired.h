@@ -1,0 +1,3 @@
+// STUB (see ../README.md).
+#pragma once
+#include <utility>
