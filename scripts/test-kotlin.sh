@@ -3,6 +3,8 @@
 # Android adapters (against android-all) with Maven, and runs the JUnit suite through the real
 # host library against the real `byoa emulator` binary, with the built-in reqwest transport
 # and with the OkHttp transport (both in one surefire run: DefaultTransportTest, OkHttpTransportTest).
+# `mvn install`: a green run also puts the bindings jar and its test-jar (the test support) into
+# ~/.m2, where the React Native module's JVM tests (scripts/test-react-native-android.sh) take them.
 # Needs JDK 17+ and Maven 3.8+; downloads go to the usual ~/.m2 (about 300 MB the first time).
 # Prerequisite: `cargo build -q --workspace --all-targets` (the library and the CLI).
 #   scripts/test-kotlin.sh                 the suite
@@ -30,7 +32,7 @@ trap 'rm -f "$log"' EXIT
 # Maven's own output goes to the log; what CI needs to see (each class's "Tests run:" line, the
 # summary, failures, the callback-thread count) is printed as it comes.
 set +e
-mvn -B -f bindings/kotlin/pom.xml test \
+mvn -B -f bindings/kotlin/pom.xml install \
   -Dkotlin.compiler.daemon=false \
   -Dbyoa.library.dir="$target_dir/debug" \
   -Dbyoa.cli="$target_dir/debug/byoa" \
