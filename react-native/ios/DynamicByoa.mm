@@ -28,6 +28,13 @@ static NSNumber *_Nullable DynamicByoaOptionalNumber(const std::optional<T> &val
   return @"DynamicByoa";
 }
 
+// A module that overrides init is otherwise created on the main thread (React Native assumes
+// UIKit work); this one touches no UIKit.
++ (BOOL)requiresMainQueueSetup
+{
+  return NO;
+}
+
 - (instancetype)init
 {
   if (self = [super init]) {

@@ -9,6 +9,7 @@ typedef void (^RCTPromiseRejectBlock)(NSString *_Nullable code, NSString *_Nulla
 @protocol RCTBridgeModule <NSObject>
 + (NSString *)moduleName;
 @optional
++ (BOOL)requiresMainQueueSetup;
 - (void)invalidate;
 @end
 NS_ASSUME_NONNULL_END
