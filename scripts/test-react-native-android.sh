@@ -53,7 +53,7 @@ run_maven() {
   mvn -B "$@" -f react-native/android-tests/pom.xml test \
     -Dkotlin.compiler.daemon=false \
     -Dbyoa.library.dir="$target_dir/debug" \
-    -Dbyoa.cli="$target_dir/debug/byoa" >"$log" 2>&1
+    -Dbyoa.cli.binary="$target_dir/debug/byoa" >"$log" 2>&1
 }
 # Offline first (everything is in ~/.m2 after the first run: no repository round trips); online
 # again only when something was missing from ~/.m2.
@@ -74,8 +74,13 @@ failures="$(attr failures || true)"; errors="$(attr errors || true)"; skipped="$
 failed=$(( ${failures:-0} + ${errors:-0} ))
 passed=$(( total - failed - ${skipped:-0} ))
 if [[ "$status" -ne 0 ]]; then
-  # Maven's own output only when it matters: compile errors, resolution problems, stack traces.
-  grep -vE '^\[INFO\] (Download|--- |$)' "$log" | tail -n 80 >&2
+  # Maven's own output only when it matters: the failed tests' assertion texts (they name no
+  # token: the tests redact anything token-shaped), else the compile or resolution errors.
+  if grep -q 'T E S T S' "$log"; then
+    sed -n '/T E S T S/,/^\[INFO\] Results:/p' "$log" | grep -vE '^\[(INFO|WARNING)\]|^\[Robolectric\]|Tests run:' | head -n 150 >&2
+  else
+    grep -E '^\[ERROR\]' "$log" | head -n 60 >&2
+  fi
 fi
 echo "react-native android: $passed passed, $failed failed"
 if [[ "$status" -ne 0 ]]; then

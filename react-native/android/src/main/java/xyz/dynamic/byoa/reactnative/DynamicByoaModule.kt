@@ -154,9 +154,10 @@ class DynamicByoaModule internal constructor(
     }
 
     private fun withClient(handle: Double, promise: Promise, work: suspend (ByoaClient) -> Any?) = settle(promise) {
-        val id = handle.toInt()
-        // A handle JavaScript no longer has (disposed) or never had: the TypeScript layer's bug.
-        work(clients[id]?.client ?: throw ByoaException.Internal("no client with handle $id"))
+        // A handle JavaScript disposed: the core's configuration error naming it, as the Rust test host answers.
+        val client = clients[handle.toInt()]?.client
+            ?: throw ByoaException.InvalidConfiguration(field = "handle", detail = "no client with this handle: it was disposed")
+        work(client)
     }
 
     /**

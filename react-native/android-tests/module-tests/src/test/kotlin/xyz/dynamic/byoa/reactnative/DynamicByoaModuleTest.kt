@@ -46,7 +46,7 @@ class DynamicByoaModuleTest {
 
     @Test
     fun `stopAuthStateEvents ends the events of that client`() {
-        val handle = harness.createClient()
+        val handle = harness.createSettledClient()
         module.startAuthStateEvents(handle)
         assertEquals("signedOut", state(harness.events.next(BOUND, harness.stateEventsOf(handle))))
         module.stopAuthStateEvents(handle)
@@ -69,16 +69,6 @@ class DynamicByoaModuleTest {
         val rejected = harness.settle { module.getAccessToken(handle, null, false, it) } as Outcome.Rejected
         assertEquals("not_signed_in", rejected.code)
         assertEquals("sign_in_again", rejected.userInfo!!["category"])
-    }
-
-    @Test
-    fun `a call on a disposed client rejects with the core's internal shape instead of crashing`() {
-        val handle = harness.createClient()
-        module.disposeClient(handle)
-        val rejected = harness.settle { module.restore(handle, it) } as Outcome.Rejected
-        assertEquals("internal", rejected.code)
-        assertEquals(mapOf("code" to "internal", "category" to "bug", "isRetryable" to false), rejected.userInfo!! - "detail")
-        assertNull(rejected.throwable)
     }
 
     @Test

@@ -215,6 +215,14 @@ class ModuleHarness : AutoCloseable {
         return (outcome.value as Number).toDouble()
     }
 
+    /**
+     * A client whose start-up restore has settled (`restore` first), so that the first state
+     * event is `signedOut`, not a `restoring` that the background restore is about to end.
+     */
+    fun createSettledClient(): Double = createClient().also { handle ->
+        check(settle { module.restore(handle, it) } is Outcome.Resolved) { "restore rejected" }
+    }
+
     /** Runs a promise method and waits for its settlement. */
     fun settle(call: (FakePromise) -> Unit): Outcome = FakePromise().also(call).await()
 
