@@ -51,10 +51,18 @@ class DynamicByoaModule internal constructor(
     private val nextHandle = AtomicInteger(1)
     @Volatile private var loggerInstalled = false
 
+    /** A client and the Rust listener registered for JavaScript, if any (at most one). */
     private class Entry(val client: ByoaClient) {
-        val listener = AtomicReference<ListenerHandle?>()
+        private val listener = AtomicReference<ListenerHandle?>()
 
-        fun stopEvents() = listener.getAndSet(null)?.let { it.remove(); it.close() }
+        fun startEvents(handle: ListenerHandle) = listener.getAndSet(handle)?.release()
+
+        fun stopEvents() = listener.getAndSet(null)?.release()
+
+        private fun ListenerHandle.release() {
+            remove()
+            close()
+        }
 
         fun close() {
             stopEvents()
@@ -86,9 +94,7 @@ class DynamicByoaModule internal constructor(
     override fun startAuthStateEvents(handle: Double) {
         val id = handle.toInt()
         val entry = clients[id] ?: return
-        val auth = entry.client.auth
-        val listener = auth.addListener { state -> events.authStateChanged(stateEvent(id, entry.client, state)) }
-        entry.listener.getAndSet(listener)?.let { it.remove(); it.close() }
+        entry.startEvents(entry.client.auth.addListener { state -> events.authStateChanged(stateEvent(id, entry.client, state)) })
     }
 
     override fun stopAuthStateEvents(handle: Double) {
