@@ -36,6 +36,10 @@ pub(crate) struct Shared {
     pub connections: Arc<AtomicUsize>,
     /// Seconds added to the real clock: tests move the emulator's time (`advance_time`).
     time_offset: std::sync::atomic::AtomicI64,
+    /// Held for reading by every request from its arrival until its `Date` is stamped, and for
+    /// writing by [`Emulator::pause_time`]: a caller moving several clocks at once (the
+    /// emulator's, an issuer's, a device's) then knows no answer is stamped halfway through.
+    pub(crate) time_gate: Arc<tokio::sync::RwLock<()>>,
     state: Mutex<State>,
 }
 
@@ -128,6 +132,7 @@ impl Emulator {
                 source,
             })?;
         let shared = Arc::new(Shared {
+            time_gate: Arc::default(),
             state: Mutex::new(State::new(
                 config
                     .environments
@@ -206,6 +211,15 @@ impl Emulator {
         self.shared
             .time_offset
             .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+
+    /// Waits until no request is between its arrival and its `Date` stamp, then keeps new ones
+    /// waiting at the door until the returned guard is dropped. Move every clock of a test
+    /// world while holding it, so that no answer is stamped with the emulator's new time and
+    /// read on a device clock that has not moved yet (which reads as a server ahead of the
+    /// device). Do not hold it while waiting for a request to finish: that request waits too.
+    pub async fn pause_time(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.shared.time_gate.clone().write_owned().await
     }
 
     /// The emulator's current time (see [`Emulator::advance_time`]).

@@ -272,13 +272,17 @@ impl World {
         DynamicClient::with_clock(config, dependencies, self.clock.clone()).expect("valid config")
     }
 
-    /// Lets `by` pass everywhere, the servers first: moving the device clock wakes the client's
-    /// scheduler, whose requests must then meet servers already at the new time (the other
-    /// order reads, for a moment, as a device clock ahead of the server's).
-    fn pass(&self, by: Duration) {
+    /// Lets `by` pass everywhere at once, as a device that sleeps sees it: with the emulator's
+    /// time paused, no answer is stamped with one clock moved and read on another not yet moved
+    /// (that read as a server ahead of the device: sessions lost as expired, fresh JWTs "not yet
+    /// valid"). An answer stamped before and read after is the transport's to distrust. The
+    /// servers move first: moving the device clock wakes the client's scheduler.
+    async fn pass(&self, by: Duration) {
+        let paused = self.emulator.pause_time().await;
         self.emulator.advance_time(by);
         self.issuer.advance_time(by);
         self.clock.advance(by);
+        drop(paused);
     }
 
     fn now_ms(&self) -> i64 {
@@ -537,11 +541,13 @@ async fn soak(options: Options) -> BoxResult<usize> {
                 Outcome::from(Ok(()))
             }
             Op::PassTime => {
-                world.pass(Duration::from_secs(1 + rng.below(1200)));
+                world.pass(Duration::from_secs(1 + rng.below(1200))).await;
                 Outcome::from(Ok(()))
             }
             Op::PassExpiry => {
-                world.pass(SESSION_TTL + Duration::from_secs(1 + rng.below(600)));
+                world
+                    .pass(SESSION_TTL + Duration::from_secs(1 + rng.below(600)))
+                    .await;
                 Outcome::from(Ok(()))
             }
             Op::Revoke => {

@@ -61,6 +61,8 @@ pub(crate) fn router(shared: Arc<Shared>, base_path: &str) -> Router {
 /// Sends the emulator's own time as `Date` (hyper would send the host's): clients calibrate
 /// their clocks from it, so it must follow `Emulator::advance_time`.
 async fn stamp_date(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    // See `Emulator::pause_time`: no clock moves between the arrival and the stamp.
+    let _gate = shared.time_gate.clone().read_owned().await;
     let mut response = next.run(request).await;
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(shared.now().max(0) as u64);
     if let Ok(value) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
