@@ -204,7 +204,14 @@ impl Host {
         clients
             .get(&handle)
             .map(|entry| entry.client.clone())
-            .ok_or_else(|| Rejection::bad_request(format!("no client with handle {handle}")))
+            // As the native modules answer it: through the bridge, as a configuration error.
+            .ok_or_else(|| {
+                ByoaError::InvalidConfiguration {
+                    field: "handle".into(),
+                    detail: "no client with this handle: it was disposed".into(),
+                }
+                .into()
+            })
     }
 
     /// The spec's `void` methods; `None` for a promise method.
