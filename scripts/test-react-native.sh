@@ -6,7 +6,8 @@
 #   3. jest: unit (the spec mocked with the bridge's own payloads) and end to end (the spec
 #      implemented by byoa-rn-test-host over real clients, against the emulator it starts);
 #   4. bob build, the codegen schema check with the oldest supported codegen (0.80.x) and the
-#      pinned one (0.86.x), npm pack --dry-run with its contents asserted.
+#      pinned one (0.86.x), the pack-time folders filled (scripts/package-react-native.sh
+#      --sources-only), npm pack --dry-run with its contents asserted.
 # Prints each step's time and the test counts.
 #
 #   bash scripts/test-react-native.sh            # everything
@@ -107,6 +108,10 @@ step "bob build"
 node scripts/check-codegen.mjs
 step "codegen schema check (0.80.x, 0.86.x)"
 
+# The pack-time folders (the bindings' sources; binaries where built) as a release fills them.
+bash "$root/scripts/package-react-native.sh" --sources-only >"$scratch/package.log" 2>&1 ||
+  { cat "$scratch/package.log"; exit 1; }
+grep 'not built' "$scratch/package.log" | sed 's/^/  /' || true
 node scripts/check-pack.mjs
 step "npm pack --dry-run"
 
