@@ -58,7 +58,10 @@ class ScenarioTableTest(private val index: Int, private val name: String) {
 
     private fun runStep(step: JsonObject, where: String) {
         when {
-            "events" in step -> expectEvents(step.getValue("events").jsonArray, where)
+            "events" in step -> {
+                assertEquals("$where: an events step has no other keys", setOf("events"), step.keys)
+                expectEvents(step.getValue("events").jsonArray, where)
+            }
             "call" in step -> call(step, where)
             else -> fail("$where: neither `call` nor `events` (keys ${step.keys})")
         }
@@ -83,14 +86,19 @@ class ScenarioTableTest(private val index: Int, private val name: String) {
         }
     }
 
-    /** Calls [name] with the handle first; waits for the promise of a promise method (null: a void method). */
+    /**
+     * Calls [name], with the scenario's handle first where the spec's first parameter is `handle`
+     * (not `setLogLevel(level)`, say); waits for the promise of a promise method (null: a void method).
+     */
     private fun invoke(name: String, args: List<Any?>): Outcome? {
         val method = specMethod(name)
         val types = method.parameterTypes
         val takesPromise = types.lastOrNull() == Promise::class.java
-        val jsTypes = types.drop(1).dropLast(if (takesPromise) 1 else 0)
-        assertEquals("$name takes ${jsTypes.size} arguments after the handle", jsTypes.size, args.size)
-        val values = listOf<Any?>(handle) + jsTypes.zip(args) { type, arg -> javaArgument(type, arg) }
+        val takesHandle = method.parameters.firstOrNull()?.name == "handle"
+        val jsTypes = types.drop(if (takesHandle) 1 else 0).dropLast(if (takesPromise) 1 else 0)
+        assertEquals("$name takes ${jsTypes.size} arguments besides the handle", jsTypes.size, args.size)
+        val first: List<Any?> = if (takesHandle) listOf(handle) else emptyList()
+        val values = first + jsTypes.zip(args) { type, arg -> javaArgument(type, arg) }
         if (!takesPromise) {
             method.invoke(harness.module, *values.toTypedArray())
             return null
