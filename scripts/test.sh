@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, unit and integration tests of the whole workspace, the drift
 # check of the generated bindings, a short soak, and the platform layers: the Swift checks, the
-# Kotlin suite on the JVM (both transports) and the React Native package (unit and end to end).
-# `.ci/run` runs exactly this. Needs cargo, a JDK 17+ with Maven, Node 20.19+ with npm, Python 3
-# and a C compiler; downloads go to the usual caches (~/.cargo, ~/.m2, ~/.npm, ~/.cache/pip).
+# Kotlin suite on the JVM (both transports), the React Native package (unit and end to end) and
+# its native modules (iOS checks; Android under Robolectric).
+# `.ci/run` runs exactly this. Needs cargo, a JDK 17+ with Maven, Node 20.19+ with npm, Python 3,
+# a C compiler, clang and Ruby; downloads go to the usual caches (~/.cargo, ~/.m2, ~/.npm, ~/.cache/pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +41,8 @@ cargo build -q --workspace --all-targets
 bash scripts/test-swift.sh
 bash scripts/test-kotlin.sh
 bash scripts/test-react-native.sh
+# The React Native native modules: iOS (the Swift and Objective-C++ checked, the podspec
+# evaluated) and Android (the Kotlin TurboModule compiled against react-android and run under
+# Robolectric through the real library; needs the bindings jar test-kotlin.sh installed).
+bash scripts/test-react-native-ios.sh
+bash scripts/test-react-native-android.sh

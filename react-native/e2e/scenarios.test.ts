@@ -40,6 +40,9 @@ const table = JSON.parse(
 /** What a scenario's placeholders stand for. */
 type Context = { user: string; env: string; issuer: Issuer };
 
+/** The spec's methods whose first parameter is not the client's handle. */
+const WITHOUT_HANDLE = new Set(['createClient', 'setLogLevel']);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function interpolate(text: string, ctx: Context): string {
@@ -56,7 +59,7 @@ function mint(spec: { [key: string]: Json }, ctx: Context): string {
   }
   const ttl = typeof spec.ttlSeconds === 'number' ? spec.ttlSeconds : 600;
   const claims = ctx.issuer.claims(
-    interpolate(String(spec.sub), ctx),
+    interpolate(String(spec.sub ?? '{user}'), ctx),
     extra,
     ttl
   );
@@ -207,7 +210,10 @@ async function runStep(
   )[step.call as string];
   if (method === undefined)
     throw new Error(`step ${index}: no method ${step.call}`);
-  const args = [handle, ...(step.args ?? []).map((a) => resolveArg(a, ctx))];
+  const rest = (step.args ?? []).map((a) => resolveArg(a, ctx));
+  const args = WITHOUT_HANDLE.has(step.call as string)
+    ? rest
+    : [handle, ...rest];
   const what = `step ${index}: ${step.call}`;
   if (
     step.resolves === undefined &&
