@@ -232,6 +232,8 @@ struct World {
     issuer: TestIssuer,
     emulator: Emulator,
     clock: Arc<ManualClock>,
+    /// When the device clock last caught up with real time (see [`World::keep_up`]).
+    kept_up: std::sync::Mutex<std::time::Instant>,
     store_dir: PathBuf,
 }
 
@@ -252,6 +254,7 @@ impl World {
             issuer,
             emulator,
             clock: Arc::new(ManualClock::starting_now()),
+            kept_up: std::sync::Mutex::new(std::time::Instant::now()),
             store_dir,
         })
     }
@@ -279,10 +282,23 @@ impl World {
     /// servers move first: moving the device clock wakes the client's scheduler.
     async fn pass(&self, by: Duration) {
         let paused = self.emulator.pause_time().await;
+        self.keep_up();
         self.emulator.advance_time(by);
         self.issuer.advance_time(by);
         self.clock.advance(by);
         drop(paused);
+    }
+
+    /// Moves the device clock by the real time elapsed since the last call. The emulator's and
+    /// the issuer's clocks are the real clock plus what [`World::pass`] added; a device clock
+    /// that stood still between passes fell behind them by the run's duration, and once that
+    /// passed the leeway (a loaded 10,000-op run), sessions ended "early" on the server's time
+    /// and fresh JWTs read as "not yet valid" on the device's.
+    fn keep_up(&self) {
+        let mut kept_up = self.kept_up.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        self.clock.advance(now - *kept_up);
+        *kept_up = now;
     }
 
     fn now_ms(&self) -> i64 {
@@ -442,6 +458,7 @@ async fn soak(options: Options) -> BoxResult<usize> {
         if step == options.ops / 2 {
             rss_half = rss_kb();
         }
+        world.keep_up();
         let op = Op::pick(&mut rng);
         if options.trace {
             eprintln!(
