@@ -87,8 +87,9 @@ impl From<PreflightError> for ByoaError {
             P::NotJson { segment } => Self::JwtNotJson {
                 segment: segment.into(),
             },
+            // The header's `alg` is the token's own text: anything, a token included.
             P::UnsupportedAlgorithm { alg } => Self::UnsupportedAlgorithm {
-                alg: alg.unwrap_or_else(|| "(missing)".into()),
+                alg: alg.map_or_else(|| "(missing)".into(), |alg| scrub(&alg)),
             },
             P::MissingClaim { claim } => Self::MissingClaim {
                 claim: claim.into(),
@@ -475,6 +476,24 @@ mod tests {
                 check(&jwt(json!({"alg": alg}), good_claims()), expect(None)).is_ok(),
                 "{alg}"
             );
+        }
+    }
+
+    /// Found by the external_jwt fuzz target: the header's `alg` reached the error text as it
+    /// was, control characters and token-shaped runs included.
+    #[test]
+    fn an_unsupported_algorithm_is_named_redacted() {
+        let long = "eyJ".to_owned() + &"a".repeat(60);
+        for (alg, shown) in [("E\r56", "E 56"), (long.as_str(), crate::redact::REDACTED)] {
+            let error = ByoaError::from(first_problem(
+                &jwt(json!({"alg": alg}), good_claims()),
+                None,
+            ));
+            let ByoaError::UnsupportedAlgorithm { alg: named } = &error else {
+                panic!("{error:?}");
+            };
+            assert!(named.contains(shown), "{named:?}");
+            assert!(!error.to_string().contains(alg), "{error}");
         }
     }
 
