@@ -23,7 +23,19 @@ type Step = {
   resolvesJson?: Json;
   rejects?: { code: string; message: string; userInfo: Json };
   events?: { state: Json; token: Json }[];
+  then?: { call: string; args?: Json[] };
 };
+
+/** Every key a step may have: a typo (`resolve`) fails instead of reading as a void call. */
+const STEP_KEYS = new Set([
+  'call',
+  'args',
+  'resolves',
+  'resolvesJson',
+  'rejects',
+  'events',
+  'then',
+]);
 
 type Table = {
   environmentId: string;
@@ -89,7 +101,13 @@ function mismatches(
   ctx: Context,
   at = '$'
 ): string[] {
-  const show = (v: unknown) => JSON.stringify(v);
+  // A mismatch names what it got, but never a token: JWT-shaped text is shown by its length.
+  const show = (v: unknown) =>
+    JSON.stringify(v, (_, value: unknown) =>
+      typeof value === 'string' && /[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/.test(value)
+        ? `<token of ${value.length} characters>`
+        : value
+    );
   if (typeof expected === 'string') {
     const ok = (() => {
       if (expected === '$any') return true;
@@ -197,6 +215,10 @@ async function runStep(
   ctx: Context,
   index: number
 ) {
+  const unknown = Object.keys(step).filter((key) => !STEP_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new Error(`step ${index}: unknown key(s) ${unknown.join(', ')}`);
+  }
   if (step.events !== undefined) {
     const seen = (await events.take(step.events.length)).map((e) => ({
       state: JSON.parse(e.stateJson) as Json,
@@ -223,10 +245,15 @@ async function runStep(
     method(...args);
     return;
   }
+  const pending = Promise.resolve(method(...args));
+  if (step.then !== undefined) {
+    // Sent right behind the call, before it settles (e.g. disposeClient after logout).
+    await runStep(spec, handle, step.then, events, ctx, index);
+  }
   const outcome = await within(
     20000,
     what,
-    Promise.resolve(method(...args)).then(
+    pending.then(
       (value) => ({ value }),
       (error: unknown) => ({ error: error as Record<string, unknown> })
     )
@@ -255,6 +282,8 @@ async function runStep(
       what
     );
   } else {
+    // A void promise resolves with null from the test host and the phones alike; undefined
+    // (a runner's own stand-in) reads as the same.
     expectMatch(step.resolves as Json, outcome.value ?? null, ctx, what);
   }
 }

@@ -151,10 +151,17 @@ fn serve(storage_dir: PathBuf) -> ExitCode {
             answer(id, result);
             continue;
         }
-        // Promise methods run concurrently, as they do on a phone; each answers when done.
+        // Promise methods run concurrently, as they do on a phone; each answers when done. The
+        // client is looked up here, in sending order, as the native modules do on the calling
+        // thread: a `disposeClient` sent right after a `logout` does not stop the sign-out.
+        let client = (method != "createClient").then(|| host.client(handle_arg(&args)));
         let host = host.clone();
         runtime.spawn(async move {
-            let result = host.call(&method, &args).await;
+            let result = match client {
+                Some(Err(rejection)) => Err(rejection),
+                Some(Ok(client)) => host.call(&method, &client, &args).await,
+                None => host.create_client(arg(&args, 0)),
+            };
             answer(id, result);
         });
     }
@@ -185,10 +192,9 @@ fn arg(args: &[Value], index: usize) -> &Value {
     args.get(index).unwrap_or(&Value::Null)
 }
 
-fn handle_arg(args: &[Value]) -> Result<i64, Rejection> {
-    arg(args, 0)
-        .as_i64()
-        .ok_or_else(|| Rejection::bad_request("the first argument must be a client handle"))
+/// The client handle, exactly: anything but a whole number names no client.
+fn handle_arg(args: &[Value]) -> Option<i64> {
+    arg(args, 0).as_i64()
 }
 
 fn string_arg(args: &[Value], index: usize) -> Result<String, Rejection> {
@@ -199,10 +205,10 @@ fn string_arg(args: &[Value], index: usize) -> Result<String, Rejection> {
 }
 
 impl Host {
-    fn client(&self, handle: i64) -> Result<Arc<DynamicClient>, Rejection> {
+    fn client(&self, handle: Option<i64>) -> Result<Arc<DynamicClient>, Rejection> {
         let clients = self.clients.lock().expect("clients lock");
-        clients
-            .get(&handle)
+        handle
+            .and_then(|handle| clients.get(&handle))
             .map(|entry| entry.client.clone())
             // As the native modules answer it: through the bridge, as a configuration error.
             .ok_or_else(|| {
@@ -225,18 +231,18 @@ impl Host {
     }
 
     fn run_sync(&self, method: &str, args: &[Value]) -> Answer {
+        // A void method on a handle that names no client does nothing, as on the phones.
+        let handle = handle_arg(args).unwrap_or(-1);
         match method {
             "disposeClient" => {
-                let handle = handle_arg(args)?;
                 let entry = self.clients.lock().expect("clients lock").remove(&handle);
                 if let Some(listener) = entry.and_then(|e| e.listener) {
                     listener.remove();
                 }
                 Ok(Value::Null)
             }
-            "startAuthStateEvents" => self.start_events(handle_arg(args)?),
+            "startAuthStateEvents" => self.start_events(handle),
             "stopAuthStateEvents" => {
-                let handle = handle_arg(args)?;
                 let mut clients = self.clients.lock().expect("clients lock");
                 if let Some(listener) = clients.get_mut(&handle).and_then(|e| e.listener.take()) {
                     listener.remove();
@@ -264,11 +270,10 @@ impl Host {
         }
     }
 
-    async fn call(&self, method: &str, args: &[Value]) -> Answer {
+    /// A promise method on `client`, the one `args[0]` named when the call was sent.
+    async fn call(&self, method: &str, client: &DynamicClient, args: &[Value]) -> Answer {
         match method {
-            "createClient" => self.create_client(arg(args, 0)),
             "signInWithExternalJwt" => {
-                let client = self.client(handle_arg(args)?)?;
                 let params = SignInWithExternalJwtParams {
                     external_jwt: string_arg(args, 1)?,
                     external_user_id: string_arg(args, 2)?,
@@ -282,7 +287,6 @@ impl Host {
                 Ok(Value::String(bridge_session_json(session)))
             }
             "verifyWithExternalJwt" => {
-                let client = self.client(handle_arg(args)?)?;
                 let params = VerifyWithExternalJwtParams {
                     external_jwt: string_arg(args, 1)?,
                 };
@@ -293,19 +297,14 @@ impl Host {
                     .await?;
                 Ok(Value::String(bridge_elevated_access_json(access)))
             }
-            "restore" => {
-                let client = self.client(handle_arg(args)?)?;
-                Ok(Value::String(bridge_state_json(
-                    client.auth().restore().await,
-                )))
-            }
+            "restore" => Ok(Value::String(bridge_state_json(
+                client.auth().restore().await,
+            ))),
             "refresh" => {
-                let client = self.client(handle_arg(args)?)?;
                 let session = client.auth().refresh().await?;
                 Ok(Value::String(bridge_session_json(session)))
             }
             "getAccessToken" => {
-                let client = self.client(handle_arg(args)?)?;
                 let options = AccessTokenOptions {
                     min_ttl_seconds: arg(args, 1).as_f64().map(|s| s as i64),
                     force_refresh: arg(args, 2).as_bool().unwrap_or(false),
@@ -313,7 +312,6 @@ impl Host {
                 Ok(Value::String(client.auth().access_token(options).await?))
             }
             "getElevatedAccessToken" => {
-                let client = self.client(handle_arg(args)?)?;
                 let scopes = arg(args, 1)
                     .as_array()
                     .map(|a| {
@@ -325,7 +323,6 @@ impl Host {
                 Ok(json!({"token": client.auth().elevated_access_token(scopes)}))
             }
             "logout" => {
-                let client = self.client(handle_arg(args)?)?;
                 client.auth().sign_out().await;
                 Ok(Value::Null)
             }
@@ -368,7 +365,7 @@ impl Host {
     /// JavaScript has subscribed: from now on this client's states become events, starting with
     /// the current one. (Never before: the generated emitter crashes on an early emit.)
     fn start_events(&self, handle: i64) -> Answer {
-        let client = self.client(handle)?;
+        let client = self.client(Some(handle))?;
         let forwarder = Arc::new(StateForwarder {
             handle,
             client: Arc::downgrade(&client),
