@@ -30,7 +30,11 @@ class ReadmeTest {
         DynamicByoa.createClient(TestWorld.config()).use { client ->
             val user = TestWorld.newUser()
             val seen = quickStart(client, TestWorld.issuer.mint(user), user, this)
-            assertEquals(listOf("signed out (null)", "signed in as $user", "signed out (USER_INTENT)"), seen.distinct())
+            // A StateFlow is conflated: a collector that starts after the exchange finished
+            // sees the signed-in state first, so the initial "signed out (null)" is optional.
+            val states = seen.distinct()
+            val expected = listOf("signed in as $user", "signed out (USER_INTENT)")
+            assertEquals(expected, states.dropWhile { it == "signed out (null)" }, "states seen: $states")
         }
     }
 }
