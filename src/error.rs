@@ -79,7 +79,7 @@ pub enum ByoaError {
         reason: RejectionReason,
         server_detail: String,
     },
-    #[error("rate limited by Dynamic; retry after {retry_after_seconds:?} s")]
+    #[error("rate limited by Dynamic; {}", retry_hint(*retry_after_seconds))]
     RateLimited { retry_after_seconds: Option<i64> },
     #[error("the environment's sandbox user limit is reached: {server_detail}")]
     SandboxLimitReached { server_detail: String },
@@ -87,7 +87,10 @@ pub enum ByoaError {
     Unauthorized { server_detail: String },
     #[error("environment {environment_id} was not found")]
     EnvironmentNotFound { environment_id: String },
-    #[error("Dynamic refused the request (HTTP {status}, code {code:?}): {server_detail}")]
+    #[error(
+        "Dynamic refused the request (HTTP {status}{}): {server_detail}",
+        code_part(code.as_deref())
+    )]
     RequestRejected {
         status: i32,
         code: Option<String>,
@@ -199,6 +202,20 @@ impl ByoaError {
             ErrorCategory::RetryLater | ErrorCategory::Network
         )
     }
+}
+
+/// The `RateLimited` text's advice: the server's delay when it gave one (users read this text;
+/// Rust's `Some(30)` must not reach them).
+fn retry_hint(retry_after_seconds: Option<i64>) -> String {
+    match retry_after_seconds {
+        Some(seconds) => format!("retry after {seconds} s"),
+        None => "retry later".to_owned(),
+    }
+}
+
+/// The `RequestRejected` text's code part: `, code <code>`, or nothing when the body had none.
+fn code_part(code: Option<&str>) -> String {
+    code.map(|code| format!(", code {code}")).unwrap_or_default()
 }
 
 /// What an app does about an error; see `ByoaError::category`.
@@ -802,6 +819,34 @@ mod tests {
         assert_eq!(http(404, None).code_str(), "request_rejected");
         assert_eq!(http(503, None).code_str(), "server_error");
         assert_eq!(http(400, None).code_str(), "request_rejected");
+    }
+
+    #[test]
+    fn optional_fields_read_as_text_not_as_rust_debug() {
+        let limited = |retry_after_seconds| ByoaError::RateLimited {
+            retry_after_seconds,
+        };
+        assert_eq!(
+            limited(Some(30)).to_string(),
+            "rate limited by Dynamic; retry after 30 s"
+        );
+        assert_eq!(
+            limited(None).to_string(),
+            "rate limited by Dynamic; retry later"
+        );
+        let rejected = |code: Option<&str>| ByoaError::RequestRejected {
+            status: 400,
+            code: code.map(str::to_owned),
+            server_detail: "bad request".into(),
+        };
+        assert_eq!(
+            rejected(Some("bad_request")).to_string(),
+            "Dynamic refused the request (HTTP 400, code bad_request): bad request"
+        );
+        assert_eq!(
+            rejected(None).to_string(),
+            "Dynamic refused the request (HTTP 400): bad request"
+        );
     }
 
     #[test]
