@@ -5,6 +5,10 @@
 //! variants are named for what the caller should do, and every variant has a stable snake_case
 //! code (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
 //! that looks like a JWT before they are stored (`redact::scrub`).
+//!
+//! The error types of the ports (`StorageError`, `KeySignerError`, `HttpError`) are defined with
+//! their ports; every other error type of the crate is defined here, so that this module imports
+//! no feature module. May import: `ports`, `support`.
 
 use dynamic_byoa_contract::{
     ApiErrorBody, CODE_INVALID_DEVICE_SIGNATURE, CODE_INVALID_EXTERNAL_AUTH,
@@ -12,13 +16,11 @@ use dynamic_byoa_contract::{
     DeviceSignatureRejection, ExternalAuthRejection,
 };
 
-use crate::binding::DeviceSignatureReason;
-use crate::device_keys::KeySignerError;
-use crate::http::HttpError;
-use crate::preflight::PreflightError;
-use crate::redact::scrub;
-use crate::session::rfc3339;
-use crate::storage::StorageError;
+use crate::ports::http::HttpError;
+use crate::ports::key_signer::KeySignerError;
+use crate::ports::storage::StorageError;
+use crate::support::redact::scrub;
+use crate::support::time::{epoch_ms, rfc3339};
 
 /// Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
 /// variant, or on `code()` for a stable string.
@@ -99,7 +101,7 @@ pub enum ByoaError {
     #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
     ServerError { status: i32, server_detail: String },
 
-    // --- Device binding (see `binding`). ---
+    // --- Device binding (see `device`). ---
     #[error("Dynamic refused the device signature ({reason}): {server_detail}")]
     DeviceSignatureRejected {
         reason: DeviceSignatureReason,
@@ -215,7 +217,8 @@ fn retry_hint(retry_after_seconds: Option<i64>) -> String {
 
 /// The `RequestRejected` text's code part: `, code <code>`, or nothing when the body had none.
 fn code_part(code: Option<&str>) -> String {
-    code.map(|code| format!(", code {code}")).unwrap_or_default()
+    code.map(|code| format!(", code {code}"))
+        .unwrap_or_default()
 }
 
 /// What an app does about an error; see `ByoaError::category`.
@@ -400,6 +403,58 @@ impl From<Option<ExternalAuthRejection>> for RejectionReason {
     }
 }
 
+/// Why Dynamic refused a device signature (`device_signature_rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum DeviceSignatureReason {
+    /// The request carried no (or incomplete) device headers and the environment requires them.
+    MissingHeaders,
+    /// The nonce was not issued by Dynamic for this environment.
+    UnknownNonce,
+    /// The nonce was already used (a replayed request).
+    ReusedNonce,
+    /// The nonce expired before it was used.
+    ExpiredNonce,
+    /// The device public key is not a compressed P-256 key.
+    InvalidPublicKey,
+    /// The signature does not verify under the device public key.
+    InvalidSignature,
+    /// The signature is valid but by another device than the one that signed the session in.
+    KeyMismatch,
+    /// The server's text named nothing recognisable; `server_detail` has it.
+    Unknown,
+}
+
+impl std::fmt::Display for DeviceSignatureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::MissingHeaders => "missing_headers",
+            Self::UnknownNonce => "unknown_nonce",
+            Self::ReusedNonce => "reused_nonce",
+            Self::ExpiredNonce => "expired_nonce",
+            Self::InvalidPublicKey => "invalid_public_key",
+            Self::InvalidSignature => "invalid_signature",
+            Self::KeyMismatch => "key_mismatch",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+impl From<Option<DeviceSignatureRejection>> for DeviceSignatureReason {
+    fn from(reason: Option<DeviceSignatureRejection>) -> Self {
+        use DeviceSignatureRejection as R;
+        match reason {
+            Some(R::MissingHeaders) => Self::MissingHeaders,
+            Some(R::UnknownNonce) => Self::UnknownNonce,
+            Some(R::ReusedNonce) => Self::ReusedNonce,
+            Some(R::ExpiredNonce) => Self::ExpiredNonce,
+            Some(R::InvalidPublicKey) => Self::InvalidPublicKey,
+            Some(R::InvalidSignature) => Self::InvalidSignature,
+            Some(R::KeyMismatch) => Self::KeyMismatch,
+            None => Self::Unknown,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum NetworkErrorKind {
     /// No connection could be made (DNS, refused, unreachable, or the connection attempt timed
@@ -421,6 +476,51 @@ impl std::fmt::Display for NetworkErrorKind {
             Self::Tls => "tls",
             Self::Other => "other",
         })
+    }
+}
+
+/// A preflight failure. Each has its own public error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreflightError {
+    #[error("empty JWT")]
+    Empty,
+    #[error("{size} bytes is over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not three base64url segments: {detail}")]
+    Malformed { detail: String },
+    #[error("{segment} is not a JSON object")]
+    NotJson { segment: &'static str },
+    #[error("algorithm {alg:?} is not asymmetric")]
+    UnsupportedAlgorithm { alg: Option<String> },
+    #[error("missing claim {claim}")]
+    MissingClaim { claim: &'static str },
+    #[error("claim {claim} must be {expected}")]
+    InvalidClaim {
+        claim: &'static str,
+        expected: &'static str,
+    },
+    #[error("expired at {exp}")]
+    Expired { exp: i64, now: i64, leeway: u64 },
+    #[error("{claim} {at} is in the future")]
+    NotYetValid {
+        claim: &'static str,
+        at: i64,
+        now: i64,
+        leeway: u64,
+    },
+    #[error("sub does not match externalUserId")]
+    SubjectMismatch {
+        sub: String,
+        external_user_id: String,
+    },
+    #[error("invalid session public key")]
+    InvalidSessionPublicKey,
+}
+
+impl PreflightError {
+    /// True for a failure that depends on the current time (and so on the device's clock).
+    pub fn is_time_window(&self) -> bool {
+        matches!(self, Self::Expired { .. } | Self::NotYetValid { .. })
     }
 }
 
@@ -593,6 +693,58 @@ fn from_transport(source: &HttpError) -> ByoaError {
     ByoaError::Network {
         kind,
         detail: source.scrubbed_detail(),
+    }
+}
+
+impl From<PreflightError> for ByoaError {
+    fn from(error: PreflightError) -> Self {
+        use PreflightError as P;
+        match error {
+            P::Empty => Self::EmptyJwt,
+            P::TooLarge { size, limit } => Self::JwtTooLarge {
+                size: i64::try_from(size).unwrap_or(i64::MAX),
+                limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            },
+            P::Malformed { detail } => Self::MalformedJwt { detail },
+            P::NotJson { segment } => Self::JwtNotJson {
+                segment: segment.into(),
+            },
+            P::UnsupportedAlgorithm { alg } => Self::UnsupportedAlgorithm {
+                alg: alg.unwrap_or_else(|| "(missing)".into()),
+            },
+            P::MissingClaim { claim } => Self::MissingClaim {
+                claim: claim.into(),
+            },
+            P::InvalidClaim { claim, expected } => Self::InvalidClaim {
+                claim: claim.into(),
+                expected: expected.into(),
+            },
+            P::Expired { exp, now, leeway } => Self::JwtExpired {
+                expired_at_ms: epoch_ms(exp),
+                now_ms: epoch_ms(now),
+                leeway_seconds: leeway as i64,
+            },
+            P::NotYetValid {
+                claim,
+                at,
+                now,
+                leeway,
+            } => Self::JwtNotYetValid {
+                claim: claim.into(),
+                valid_from_ms: epoch_ms(at),
+                now_ms: epoch_ms(now),
+                leeway_seconds: leeway as i64,
+            },
+            P::SubjectMismatch {
+                sub,
+                external_user_id,
+            } => Self::ExternalUserIdMismatch {
+                // Both are the app's input: if it passed a token by mistake, it must not be shown.
+                jwt_sub: scrub(&sub),
+                external_user_id: scrub(&external_user_id),
+            },
+            P::InvalidSessionPublicKey => Self::InvalidSessionPublicKey,
+        }
     }
 }
 

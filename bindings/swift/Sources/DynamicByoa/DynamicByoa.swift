@@ -7007,18 +7007,6 @@ public func softwareKeySigner(storage: SessionStorage) -> KeySigner  {
 })
 }
 /**
- * Sends the core's logs at `level` and above to `logger`, for every client in the process;
- * `None` turns logging off (the default). Calling it again replaces the logger and level.
- */
-public func setLogger(logger: Logger?, level: LogLevel)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_dynamic_byoa_fn_func_set_logger(
-        FfiConverterOptionTypeLogger.lower(logger),
-        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
-    )
-}
-}
-/**
  * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
  * desktop tools and tests; on phones use the platform's secure store.
  */
@@ -7039,6 +7027,18 @@ public func memoryStorage() -> SessionStorage  {
     uniffi_dynamic_byoa_fn_func_memory_storage(uniffiCallStatus
     )
 })
+}
+/**
+ * Sends the core's logs at `level` and above to `logger`, for every client in the process;
+ * `None` turns logging off (the default). Calling it again replaces the logger and level.
+ */
+public func setLogger(logger: Logger?, level: LogLevel)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_set_logger(
+        FfiConverterOptionTypeLogger.lower(logger),
+        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
+    )
+}
 }
 
 private enum InitializationResult {

@@ -8,8 +8,6 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-use crate::error::{ByoaError, Error};
-
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -23,22 +21,14 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs `work` on the library runtime and converts its error for the FFI.
-pub(crate) async fn run<T, F>(work: F) -> Result<T, ByoaError>
+/// Starts `work` on the library runtime and returns its handle: the exported methods await it
+/// (`crate::api`), so a cancelled foreign call only stops waiting.
+pub(crate) fn spawn_joined<F>(work: F) -> tokio::task::JoinHandle<F::Output>
 where
-    F: Future<Output = Result<T, Error>> + Send + 'static,
-    T: Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
-    match runtime().spawn(work).await {
-        Ok(result) => result.map_err(ByoaError::from),
-        Err(join) => Err(ByoaError::Internal {
-            detail: if join.is_panic() {
-                "the operation panicked".into()
-            } else {
-                "the operation was cancelled".into()
-            },
-        }),
-    }
+    runtime().spawn(work)
 }
 
 /// Starts `work` on the library runtime without waiting for it (background refresh, revokes).

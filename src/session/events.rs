@@ -2,9 +2,9 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::logging::{LogLevel, log_at, target};
+use crate::ports::storage::StorageError;
 use crate::session::SignedInSession;
-use crate::storage::StorageError;
+use crate::support::logging::{LogLevel, log_at, target};
 
 /// Where the client's session stands. Identical on every platform.
 // A value crosses the FFI by serialisation, not by its Rust size; boxing would buy nothing.

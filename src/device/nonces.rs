@@ -12,8 +12,8 @@ use dynamic_byoa_contract::device::{NONCE_POOL_LIFETIME_SECONDS, NONCE_POOL_SIZE
 use dynamic_byoa_contract::{NoncesResponse, paths};
 
 use crate::error::{ByoaError, Error};
-use crate::single_flight::SingleFlight;
-use crate::transport::Transport;
+use crate::network::Transport;
+use crate::support::single_flight::SingleFlight;
 
 /// Below this many usable nonces, a take starts a background refill.
 const LOW_WATER: usize = 2;
@@ -68,7 +68,7 @@ impl NoncePool {
                 // than the server's own issue time.
                 let issued = reply
                     .server_date
-                    .map_or(server_now, crate::session::unix_seconds);
+                    .map_or(server_now, crate::support::time::unix_seconds);
                 let expires_at = issued + NONCE_POOL_LIFETIME_SECONDS;
                 let mut pooled = self.lock();
                 pooled.extend(

@@ -1,34 +1,43 @@
 //! The client's core: the async operations (sign-in, refresh, sign-out, restore) around the
-//! state machine in `lifecycle`. The exported objects in `ffi` delegate here.
+//! state machine in `session::lifecycle`, and the background task that schedules them
+//! (`scheduler`). The exported objects in `api` delegate here.
+//!
+//! May import: every layer below `api` (`config`, `device`, `error`, `jwt`, `network`, `ports`,
+//! `session`, `support`).
 //!
 //! Every operation follows one pattern: take a ticket from the state machine, do the network or
 //! storage work without holding any lock, then hand the result back to the state machine, which
 //! keeps it only if nothing newer happened meanwhile.
+
+pub(crate) mod scheduler;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use dynamic_byoa_contract::{ExternalAuthAssertionResponse, VerifyResponse, paths};
 
-use crate::binding::{Binding, SessionKey, check_bound, is_nonce_refusal, session_key_header};
-use crate::clock::Clock;
 use crate::config::{ClientConfig, Settings};
+use crate::device::{Binding, SessionKey, check_bound, is_nonce_refusal, session_key_header};
 use crate::error::{ByoaError, Error};
-use crate::events::{AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason};
-use crate::exchange::{self, SignInWithExternalJwtParams};
-use crate::ffi::ClientDependencies;
-use crate::http;
-use crate::jwks::SessionKeys;
-use crate::lifecycle::{
+use crate::jwt::exchange::{self, SignInWithExternalJwtParams};
+use crate::jwt::jwks::SessionKeys;
+use crate::jwt::step_up::{self, ElevatedAccess, ElevatedTokens, VerifyWithExternalJwtParams};
+use crate::network::{self, CONNECT_TIMEOUT, Reply, Transport};
+use crate::ports::ClientDependencies;
+use crate::ports::provider::ExternalJwtProvider;
+use crate::ports::storage::{MemoryStorage, SessionStorage, StorageError};
+use crate::session::events::{
+    AuthListener, AuthState, ListenerHandle, ListenerOwner, SignOutReason,
+};
+use crate::session::lifecycle::{
     AfterRestore, Found, Lifecycle, RefreshTicket, Renewal, RestorePlan, SignInTicket,
 };
-use crate::logging::{LogLevel, log_at, target};
-use crate::provider::ExternalJwtProvider;
-use crate::session::{Session, SessionTokens, SignedInSession, from_unix_seconds};
-use crate::single_flight::SingleFlight;
-use crate::step_up::{self, ElevatedAccess, ElevatedTokens, VerifyWithExternalJwtParams};
-use crate::storage::{MemoryStorage, SessionStorage, StorageError, StoredSession, session_key};
-use crate::transport::{CONNECT_TIMEOUT, Reply, Transport};
+use crate::session::record::{StoredSession, session_key};
+use crate::session::{Session, SessionTokens, SignedInSession};
+use crate::support::clock::Clock;
+use crate::support::logging::{LogLevel, log_at, target};
+use crate::support::single_flight::SingleFlight;
+use crate::support::time::from_unix_seconds;
 
 /// Longest a sign-out waits for the server to acknowledge the revocation.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,11 +60,11 @@ pub(crate) struct Core {
     storage_key: String,
     /// Orders every access to the store: a write computed from an older state can never land
     /// after one computed from a newer state. Guards the store, not the session state (which
-    /// lives in `lifecycle` and is never locked across an await).
+    /// lives in `session::lifecycle` and is never locked across an await).
     storage_gate: tokio::sync::Mutex<()>,
     lifecycle: Arc<Lifecycle>,
     keys: SessionKeys,
-    /// Session key and device signatures (`binding`).
+    /// Session key and device signatures (`device`).
     binding: Binding,
     provider: Mutex<Option<Arc<dyn ExternalJwtProvider>>>,
     sign_ins: SingleFlight<SignInKey, Result<SignedInSession, ByoaError>>,
@@ -95,12 +104,15 @@ impl Core {
         } = dependencies;
         let http = match http_transport {
             Some(http) => http,
-            None => http::builtin(CONNECT_TIMEOUT.min(settings.timeout))?.ok_or(Error::Config {
-                field: "http_transport",
-                detail: "this build of the library has no HTTP stack of its own (built without \
+            None => {
+                network::builtin(CONNECT_TIMEOUT.min(settings.timeout))?.ok_or(Error::Config {
+                    field: "http_transport",
+                    detail:
+                        "this build of the library has no HTTP stack of its own (built without \
                          the reqwest-transport feature): pass the platform's HttpTransport"
-                    .into(),
-            })?,
+                            .into(),
+                })?
+            }
         };
         // Nothing can be stored in a memory store nobody else holds: no restore to wait for.
         let nothing_stored = storage.is_none();
@@ -288,7 +300,7 @@ impl Core {
 
     /// `ticket` is read when the result is kept, not before: callers may join meanwhile.
     /// With a key signer, the sign-in is bound to a new session key (deleted again if the
-    /// sign-in fails) and carries the device proof (`binding`).
+    /// sign-in fails) and carries the device proof (`device`).
     async fn exchange(
         &self,
         body: &dynamic_byoa_contract::ExternalAuthSigninRequest,
@@ -891,7 +903,7 @@ impl Core {
             .transport
             .with_headers(session_key_header(session.session_key.as_ref()));
         let bearer = session.bearer().to_owned();
-        crate::runtime::spawn(async move {
+        crate::support::runtime::spawn(async move {
             let _ = transport
                 .revoke(&bearer, reason.logout_header(), REVOKE_TIMEOUT)
                 .await;

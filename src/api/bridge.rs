@@ -16,13 +16,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::device_keys::KeySignerError;
 use crate::error::ByoaError;
-use crate::events::AuthState;
-use crate::redact::scrub;
+use crate::jwt::step_up::ElevatedAccess;
+use crate::ports::key_signer::KeySignerError;
+use crate::ports::storage::StorageError;
+use crate::session::events::AuthState;
 use crate::session::{CredentialFormat, SignedInSession, UserProfile, VerifiedCredential};
-use crate::step_up::ElevatedAccess;
-use crate::storage::StorageError;
+use crate::support::redact::scrub;
 use dynamic_byoa_contract::credential_format;
 
 /// What a React Native module rejects a promise with: `reject(code, message, userInfo)`.
@@ -250,7 +250,7 @@ fn format_wire_value(format: &CredentialFormat) -> &str {
 mod tests {
     use super::*;
     use crate::error::{NetworkErrorKind, RejectionReason};
-    use crate::events::SignOutReason;
+    use crate::session::events::SignOutReason;
 
     fn parse(text: &str) -> Value {
         serde_json::from_str(text).expect("bridge payloads are JSON")

@@ -23,9 +23,9 @@ use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde::Deserialize;
 
 use crate::error::{ByoaError, Error};
-use crate::preflight::BASE64URL;
-use crate::single_flight::SingleFlight;
-use crate::transport::Transport;
+use crate::jwt::preflight::BASE64URL;
+use crate::network::Transport;
+use crate::support::single_flight::SingleFlight;
 
 /// The environment's keys, fetched at most once at a time and kept for the client's lifetime.
 /// A token signed by a key not in the cache triggers one refetch (key rotation).

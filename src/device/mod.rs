@@ -17,6 +17,10 @@
 //! them refuses it (`device_nonce_unavailable`). Session-key binding is strict: when it is on and
 //! the key cannot be created, the sign-in fails (`key_unavailable`) rather than silently going
 //! unbound.
+//!
+//! Folder: this flow (`Binding`), the software key signer and signature conversions (`keys`), the
+//! device-nonce pool (`nonces`) and the session key record (`session_key`).
+//! May import: `error`, `network`, `ports`, `support`.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,79 +31,21 @@ use dynamic_byoa_contract::headers::{
     X_DYNAMIC_DEVICE_SIGNED_NONCE,
 };
 use dynamic_byoa_contract::{CODE_INVALID_DEVICE_SIGNATURE, DeviceSignatureRejection};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::device_keys::{KeySigner, KeySignerError, normalized_public_key, raw_signature};
+pub(crate) mod keys;
+pub(crate) mod nonces;
+mod session_key;
+
+pub(crate) use session_key::SessionKey;
+
 use crate::error::{ByoaError, Error};
-use crate::logging::{LogLevel, log_at, target};
-use crate::nonces::NoncePool;
-use crate::redact::scrub;
-use crate::transport::Transport;
-
-/// The session key a session is bound to. Stored with the session record, so that a restored
-/// session refreshes with the same `x-dyn-session-public-key`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SessionKey {
-    /// The key's name in the signer; `None` when the app brought its own key
-    /// (`SignInWithExternalJwtParams::session_public_key`), which the client never deletes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Compressed P-256, lowercase hex.
-    pub public_key: String,
-}
-
-/// Why Dynamic refused a device signature (`device_signature_rejected`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
-pub enum DeviceSignatureReason {
-    /// The request carried no (or incomplete) device headers and the environment requires them.
-    MissingHeaders,
-    /// The nonce was not issued by Dynamic for this environment.
-    UnknownNonce,
-    /// The nonce was already used (a replayed request).
-    ReusedNonce,
-    /// The nonce expired before it was used.
-    ExpiredNonce,
-    /// The device public key is not a compressed P-256 key.
-    InvalidPublicKey,
-    /// The signature does not verify under the device public key.
-    InvalidSignature,
-    /// The signature is valid but by another device than the one that signed the session in.
-    KeyMismatch,
-    /// The server's text named nothing recognisable; `server_detail` has it.
-    Unknown,
-}
-
-impl std::fmt::Display for DeviceSignatureReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::MissingHeaders => "missing_headers",
-            Self::UnknownNonce => "unknown_nonce",
-            Self::ReusedNonce => "reused_nonce",
-            Self::ExpiredNonce => "expired_nonce",
-            Self::InvalidPublicKey => "invalid_public_key",
-            Self::InvalidSignature => "invalid_signature",
-            Self::KeyMismatch => "key_mismatch",
-            Self::Unknown => "unknown",
-        })
-    }
-}
-
-impl From<Option<DeviceSignatureRejection>> for DeviceSignatureReason {
-    fn from(reason: Option<DeviceSignatureRejection>) -> Self {
-        use DeviceSignatureRejection as R;
-        match reason {
-            Some(R::MissingHeaders) => Self::MissingHeaders,
-            Some(R::UnknownNonce) => Self::UnknownNonce,
-            Some(R::ReusedNonce) => Self::ReusedNonce,
-            Some(R::ExpiredNonce) => Self::ExpiredNonce,
-            Some(R::InvalidPublicKey) => Self::InvalidPublicKey,
-            Some(R::InvalidSignature) => Self::InvalidSignature,
-            Some(R::KeyMismatch) => Self::KeyMismatch,
-            None => Self::Unknown,
-        }
-    }
-}
+use crate::network::Transport;
+use crate::ports::key_signer::{KeySigner, KeySignerError};
+use crate::support::logging::{LogLevel, log_at, target};
+use crate::support::redact::scrub;
+use keys::{normalized_public_key, raw_signature};
+use nonces::NoncePool;
 
 /// The device headers of one request, or why there are none.
 pub(crate) struct DeviceProof {
@@ -157,7 +103,7 @@ impl Binding {
     /// A new session key's name: `dynamic_<environmentId>_session_key_<random>`. Unique per
     /// sign-in, so a failed sign-in never touches the current session's key.
     fn new_session_key_name(&self) -> String {
-        let suffix = &crate::transport::request_id()[..16];
+        let suffix = &crate::network::request_id()[..16];
         format!("dynamic_{}_session_key_{suffix}", self.environment_id)
     }
 
@@ -198,7 +144,7 @@ impl Binding {
     /// `delete_session_key` without waiting for it.
     pub fn delete_session_key_in_background(&self, key: Option<&SessionKey>) {
         if let Some((signer, name)) = self.deletable(key) {
-            crate::runtime::spawn(delete_key(signer, name));
+            crate::support::runtime::spawn(delete_key(signer, name));
         }
     }
 
@@ -286,7 +232,7 @@ impl Binding {
             return;
         }
         let (pool, transport) = (self.nonces.clone(), transport.clone());
-        crate::runtime::spawn(async move {
+        crate::support::runtime::spawn(async move {
             if let Err(error) = pool.fill(&transport, server_now).await {
                 log_at!(
                     LogLevel::Info,
@@ -419,6 +365,7 @@ async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DeviceSignatureReason;
     use dynamic_byoa_contract::ApiErrorBody;
 
     fn token(claims: serde_json::Value) -> String {

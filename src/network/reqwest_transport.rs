@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport};
 use crate::error::Error;
+use crate::ports::http::{
+    HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport,
+};
 
 /// Connections idle longer than this are closed.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);

@@ -11,9 +11,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use dynamic_byoa_contract::claims::claim;
 use serde_json::{Map, Value};
 
-use crate::error::ByoaError;
-use crate::redact::scrub;
-use crate::session::epoch_ms;
+pub use crate::error::PreflightError;
 
 /// Largest external JWT accepted, in bytes. Provider JWTs are 1-2 KiB; anything near this limit
 /// is a mistake (an ID token with embedded pictures, a wrong variable).
@@ -35,103 +33,6 @@ pub(crate) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
-
-/// A preflight failure. Each has its own public error code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PreflightError {
-    #[error("empty JWT")]
-    Empty,
-    #[error("{size} bytes is over the {MAX_JWT_BYTES}-byte limit")]
-    TooLarge { size: usize },
-    #[error("not three base64url segments: {detail}")]
-    Malformed { detail: String },
-    #[error("{segment} is not a JSON object")]
-    NotJson { segment: &'static str },
-    #[error("algorithm {alg:?} is not asymmetric")]
-    UnsupportedAlgorithm { alg: Option<String> },
-    #[error("missing claim {claim}")]
-    MissingClaim { claim: &'static str },
-    #[error("claim {claim} must be {expected}")]
-    InvalidClaim {
-        claim: &'static str,
-        expected: &'static str,
-    },
-    #[error("expired at {exp}")]
-    Expired { exp: i64, now: i64, leeway: u64 },
-    #[error("{claim} {at} is in the future")]
-    NotYetValid {
-        claim: &'static str,
-        at: i64,
-        now: i64,
-        leeway: u64,
-    },
-    #[error("sub does not match externalUserId")]
-    SubjectMismatch {
-        sub: String,
-        external_user_id: String,
-    },
-    #[error("invalid session public key")]
-    InvalidSessionPublicKey,
-}
-
-impl From<PreflightError> for ByoaError {
-    fn from(error: PreflightError) -> Self {
-        use PreflightError as P;
-        match error {
-            P::Empty => Self::EmptyJwt,
-            P::TooLarge { size } => Self::JwtTooLarge {
-                size: i64::try_from(size).unwrap_or(i64::MAX),
-                limit: MAX_JWT_BYTES as i64,
-            },
-            P::Malformed { detail } => Self::MalformedJwt { detail },
-            P::NotJson { segment } => Self::JwtNotJson {
-                segment: segment.into(),
-            },
-            P::UnsupportedAlgorithm { alg } => Self::UnsupportedAlgorithm {
-                alg: alg.unwrap_or_else(|| "(missing)".into()),
-            },
-            P::MissingClaim { claim } => Self::MissingClaim {
-                claim: claim.into(),
-            },
-            P::InvalidClaim { claim, expected } => Self::InvalidClaim {
-                claim: claim.into(),
-                expected: expected.into(),
-            },
-            P::Expired { exp, now, leeway } => Self::JwtExpired {
-                expired_at_ms: epoch_ms(exp),
-                now_ms: epoch_ms(now),
-                leeway_seconds: leeway as i64,
-            },
-            P::NotYetValid {
-                claim,
-                at,
-                now,
-                leeway,
-            } => Self::JwtNotYetValid {
-                claim: claim.into(),
-                valid_from_ms: epoch_ms(at),
-                now_ms: epoch_ms(now),
-                leeway_seconds: leeway as i64,
-            },
-            P::SubjectMismatch {
-                sub,
-                external_user_id,
-            } => Self::ExternalUserIdMismatch {
-                // Both are the app's input: if it passed a token by mistake, it must not be shown.
-                jwt_sub: scrub(&sub),
-                external_user_id: scrub(&external_user_id),
-            },
-            P::InvalidSessionPublicKey => Self::InvalidSessionPublicKey,
-        }
-    }
-}
-
-impl PreflightError {
-    /// True for a failure that depends on the current time (and so on the device's clock).
-    pub fn is_time_window(&self) -> bool {
-        matches!(self, Self::Expired { .. } | Self::NotYetValid { .. })
-    }
-}
 
 /// What the preflight learned from a JWT that passed. No signature was checked.
 #[derive(Clone, PartialEq)]
@@ -218,7 +119,10 @@ fn decode(jwt: &str) -> Result<DecodedJwt, PreflightError> {
         return Err(PreflightError::Empty);
     }
     if jwt.len() > MAX_JWT_BYTES {
-        return Err(PreflightError::TooLarge { size: jwt.len() });
+        return Err(PreflightError::TooLarge {
+            size: jwt.len(),
+            limit: MAX_JWT_BYTES,
+        });
     }
     let segments: Vec<&str> = jwt.split('.').collect();
     if segments.len() != 3 {
@@ -415,7 +319,8 @@ mod tests {
         assert_eq!(
             first_problem(&big, None),
             PreflightError::TooLarge {
-                size: MAX_JWT_BYTES + 1
+                size: MAX_JWT_BYTES + 1,
+                limit: MAX_JWT_BYTES
             }
         );
     }

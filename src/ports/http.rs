@@ -3,8 +3,8 @@
 //! On a phone that stack is the platform's own (OkHttp on Android, URLSession on iOS), so that
 //! the device's proxy, VPN, user-installed CAs, Network Security Config and App Transport
 //! Security apply to this library as to the rest of the app; elsewhere it is reqwest
-//! (`reqwest_transport`, the `reqwest-transport` feature, on by default). Everything above the
-//! port is the same Rust for every implementation (`crate::transport`): request ids, retries and
+//! (`crate::network::reqwest_transport`, the `reqwest-transport` feature, on by default). Everything above the
+//! port is the same Rust for every implementation (`crate::network`): request ids, retries and
 //! their rules, the overall timeout, the body limit, the server clock, redirect refusal, the
 //! HTTPS rule, redaction. An implementation only moves bytes.
 //!
@@ -15,12 +15,9 @@
 //! carry tokens). It may stop reading a body once it exceeds `max_response_bytes`: the client
 //! refuses any longer body whatever it is handed.
 
-#[cfg(feature = "reqwest-transport")]
-pub(crate) mod reqwest_transport;
-
 use std::sync::Arc;
 
-use crate::redact::{REDACTED, scrub};
+use crate::support::redact::{REDACTED, scrub};
 
 /// Sends one HTTP request for the client. Implemented by the platform layer (or by the app, to
 /// route the client through its own HTTP stack); see the module docs for the rules.
@@ -236,22 +233,5 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HttpError {
         Self::Other {
             detail: scrub(&error.reason),
         }
-    }
-}
-
-/// The transport a client gets when the app passes none: reqwest where it is built in, else
-/// none (the mobile build: the platform layer always passes its own).
-pub(crate) fn builtin(
-    connect_timeout: std::time::Duration,
-) -> Result<Option<Arc<dyn HttpTransport>>, crate::error::Error> {
-    #[cfg(feature = "reqwest-transport")]
-    {
-        let transport = reqwest_transport::ReqwestTransport::new(connect_timeout)?;
-        Ok(Some(Arc::new(transport)))
-    }
-    #[cfg(not(feature = "reqwest-transport"))]
-    {
-        let _ = connect_timeout;
-        Ok(None)
     }
 }

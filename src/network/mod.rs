@@ -1,6 +1,9 @@
-//! HTTP to Dynamic's SDK API, above the HTTP port (`crate::http`): the contract's headers, a
-//! bounded retry policy, the overall deadline, the body limit, redirect refusal, and error
-//! statuses turned into internal errors. The same code runs over every `HttpTransport`.
+//! HTTP to Dynamic's SDK API, above the HTTP port (`crate::ports::http`): the contract's
+//! headers, a bounded retry policy, the overall deadline, the body limit, redirect refusal, and
+//! error statuses turned into internal errors. The same code runs over every `HttpTransport`;
+//! the built-in one (reqwest) is `reqwest_transport`.
+//!
+//! May import: `config`, `error`, `ports`, `support`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,14 +16,17 @@ use dynamic_byoa_contract::{ApiErrorBody, paths};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::clock::Clock;
+#[cfg(feature = "reqwest-transport")]
+pub(crate) mod reqwest_transport;
+
 use crate::config::Settings;
 use crate::error::Error;
-use crate::http::{
+use crate::ports::http::{
     HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport, find_header,
 };
-use crate::logging::{self, LogLevel, log_at, target};
-use crate::session::unix_seconds;
+use crate::support::clock::Clock;
+use crate::support::logging::{self, LogLevel, log_at, target};
+use crate::support::time::unix_seconds;
 
 /// `x-dyn-version`: names this SDK and its version, as `ClientSDK/<version>` does for the JS client.
 pub const SDK_VERSION_HEADER: &str = concat!("DynamicByoaNative/", env!("CARGO_PKG_VERSION"));
@@ -114,7 +120,7 @@ impl Transport {
     }
 
     /// A handle on the same HTTP stack that also sends `headers` on every request (and every
-    /// retry of it): the device-binding headers of one sign-in or refresh (`binding`).
+    /// retry of it): the device-binding headers of one sign-in or refresh (`device`).
     pub fn with_headers(&self, headers: Vec<(&'static str, String)>) -> Self {
         Self {
             extra_headers: headers.into(),
@@ -576,6 +582,23 @@ fn fill_random(bytes: &mut [u8]) {
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (seed >> ((i % 16) * 8)) as u8;
         }
+    }
+}
+
+/// The transport a client gets when the app passes none: reqwest where it is built in, else
+/// none (the mobile build: the platform layer always passes its own).
+pub(crate) fn builtin(
+    connect_timeout: std::time::Duration,
+) -> Result<Option<Arc<dyn HttpTransport>>, Error> {
+    #[cfg(feature = "reqwest-transport")]
+    {
+        let transport = reqwest_transport::ReqwestTransport::new(connect_timeout)?;
+        Ok(Some(Arc::new(transport)))
+    }
+    #[cfg(not(feature = "reqwest-transport"))]
+    {
+        let _ = connect_timeout;
+        Ok(None)
     }
 }
 

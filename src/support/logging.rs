@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::redact::scrub;
+use crate::support::redact::scrub;
 
 /// Where a line comes from, for the app's filtering.
 pub(crate) mod target {
@@ -31,8 +31,8 @@ pub(crate) mod target {
 /// only formatted then.
 macro_rules! log_at {
     ($level:expr, $target:expr, $($arg:tt)+) => {
-        if $crate::logging::enabled($level) {
-            $crate::logging::emit($level, $target, &format!($($arg)+), None);
+        if $crate::support::logging::enabled($level) {
+            $crate::support::logging::emit($level, $target, &format!($($arg)+), None);
         }
     };
 }

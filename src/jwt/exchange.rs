@@ -4,38 +4,8 @@
 use dynamic_byoa_contract::ExternalAuthSigninRequest;
 
 use crate::error::Error;
-use crate::preflight::{self, Expectations};
-use crate::redact::{REDACTED, scrub};
-
-/// Parameters of `signInWithExternalJwt`, named as in Dynamic's React Native SDK.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
-#[uniffi::export(Debug, Display)]
-pub struct SignInWithExternalJwtParams {
-    /// The raw JWT from the app's auth provider. Surrounding whitespace is ignored.
-    pub external_jwt: String,
-    /// The app's id for the user; must equal the JWT's `sub`. Checked on the device, never sent
-    /// (Dynamic derives the external user id from `sub`).
-    pub external_user_id: String,
-    /// Compressed P-256 public key (66 lowercase hex chars) to bind into the session token.
-    #[uniffi(default = None)]
-    pub session_public_key: Option<String>,
-}
-
-impl std::fmt::Debug for SignInWithExternalJwtParams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignInWithExternalJwtParams")
-            .field("external_jwt", &REDACTED)
-            .field("external_user_id", &scrub(&self.external_user_id))
-            .field("session_public_key", &self.session_public_key)
-            .finish()
-    }
-}
-
-impl std::fmt::Display for SignInWithExternalJwtParams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self, f)
-    }
-}
+use crate::jwt::preflight::{self, Expectations};
+pub(crate) use crate::ports::provider::SignInWithExternalJwtParams;
 
 /// Checks the parameters on the device (at `server_now`, unix seconds on the server's clock)
 /// and builds the request body.
@@ -68,7 +38,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::preflight::PreflightError;
+    use crate::jwt::preflight::PreflightError;
 
     const SERVER_NOW: i64 = 1_800_000_000;
 

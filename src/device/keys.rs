@@ -1,12 +1,10 @@
-//! The key port: P-256 keys that live where the platform keeps them safest, and the software
-//! implementation for platforms without hardware keys.
+//! The software key signer, for platforms without hardware keys, and the conversions every
+//! signer's output goes through (public keys to the contract's hex, DER signatures to raw).
 //!
-//! On phones the app implements [`KeySigner`] with the Secure Enclave (iOS) or the Android
-//! Keystore (StrongBox when present): the private keys never enter the app's memory, and this
-//! library only ever sees public keys and signatures. [`SoftwareKeySigner`] (exported as
-//! `software_key_signer(storage)`) does the same job in Rust with RustCrypto's `p256`, keeping the
-//! key material in a [`SessionStorage`]: for the CLI, tests, desktop tools and platforms without
-//! a hardware store. It protects against a leaked bearer token, not against code that can read
+//! [`SoftwareKeySigner`] (exported as `software_key_signer(storage)`) does in Rust with
+//! RustCrypto's `p256` what the Secure Enclave or Android Keystore do on phones, keeping the key
+//! material in a [`SessionStorage`]: for the CLI, tests, desktop tools and platforms without a
+//! hardware store. It protects against a leaked bearer token, not against code that can read
 //! that storage (see the README, "Device-bound sessions").
 
 use std::sync::Arc;
@@ -18,73 +16,8 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::redact::scrub;
-use crate::storage::{SessionStorage, StorageError};
-
-/// P-256 keys by name, implemented by the app over the platform's key store (Secure Enclave,
-/// Android Keystore). Calls may block briefly (they run off the caller's thread). Keys must be
-/// usable without user interaction: the client signs during background refreshes.
-#[uniffi::export(with_foreign)]
-pub trait KeySigner: Send + Sync {
-    /// The public key of the P-256 key named `name`, creating the key first if there is none:
-    /// the compressed point in hex (`02`/`03` then 32 bytes, 66 characters). Must be atomic
-    /// per name: two concurrent calls for a new name return the same key.
-    fn get_or_create_key(&self, name: String) -> Result<String, KeySignerError>;
-    /// ECDSA with SHA-256 over `message` (the signer hashes it) with the key named `name`.
-    /// Either the raw 64-byte `r || s` or the X9.62 DER encoding that Secure Enclave
-    /// (`ecdsaSignatureMessageX962SHA256`) and Android Keystore (`SHA256withECDSA`) produce.
-    fn sign(&self, name: String, message: Vec<u8>) -> Result<Vec<u8>, KeySignerError>;
-    /// Deletes the key named `name`; deleting a missing key succeeds.
-    fn delete_key(&self, name: String) -> Result<(), KeySignerError>;
-}
-
-/// Why a key operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-pub enum KeySignerError {
-    /// The key store cannot be used right now (device locked, keystore busy): retried later.
-    #[error("key store temporarily unavailable: {detail}")]
-    Unavailable { detail: String },
-    /// There is no key by that name (for `sign`).
-    #[error("no such key: {detail}")]
-    NotFound { detail: String },
-    /// Failed for another reason (hardware error, invalidated key, corrupted entry).
-    #[error("key operation failed: {detail}")]
-    Failed { detail: String },
-}
-
-impl KeySignerError {
-    /// The same error with its text scrubbed of anything token-like.
-    pub(crate) fn scrubbed(&self) -> Self {
-        match self {
-            Self::Unavailable { detail } => Self::Unavailable {
-                detail: scrub(detail),
-            },
-            Self::NotFound { detail } => Self::NotFound {
-                detail: scrub(detail),
-            },
-            Self::Failed { detail } => Self::Failed {
-                detail: scrub(detail),
-            },
-        }
-    }
-}
-
-impl From<uniffi::UnexpectedUniFFICallbackError> for KeySignerError {
-    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Failed {
-            detail: scrub(&error.reason),
-        }
-    }
-}
-
-impl From<StorageError> for KeySignerError {
-    fn from(error: StorageError) -> Self {
-        match error {
-            StorageError::Unavailable { detail } => Self::Unavailable { detail },
-            StorageError::Failed { detail } => Self::Failed { detail },
-        }
-    }
-}
+use crate::ports::key_signer::{KeySigner, KeySignerError};
+use crate::ports::storage::SessionStorage;
 
 /// A signer's public key, checked and in the contract's form (lowercase hex).
 pub(crate) fn normalized_public_key(key: &str) -> Result<String, KeySignerError> {
@@ -274,7 +207,7 @@ pub fn software_key_signer(storage: Arc<dyn SessionStorage>) -> Arc<dyn KeySigne
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MemoryStorage;
+    use crate::ports::storage::MemoryStorage;
 
     #[test]
     fn concurrent_first_calls_for_a_name_get_one_key() {

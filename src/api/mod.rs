@@ -1,25 +1,48 @@
-//! The exported surface: thin objects that delegate to `Core`.
+//! The exported surface: thin objects that delegate to `Core`, and the React Native payloads
+//! (`bridge`).
+//!
+//! May import: every other layer.
 //!
 //! Shape: `client.auth().external().signInWithExternalJwt(...)`, mirroring Dynamic's
 //! `dynamicClient.auth.external.signInWithExternalJwt`. The sub-objects hold a strong reference
 //! to the shared core, so closing or dropping them in any order is safe: there is no object
 //! lifetime to get wrong, only a little Arc traffic.
 
+pub mod bridge;
+
 use std::sync::Arc;
 
 use crate::client::Core;
-use crate::clock::{Clock, SystemClock};
+use crate::client::scheduler;
 use crate::config::ClientConfig;
-use crate::device_keys::KeySigner;
-use crate::error::ByoaError;
-use crate::events::{AuthListener, AuthState, ListenerHandle};
-use crate::exchange::SignInWithExternalJwtParams;
-use crate::http::HttpTransport;
-use crate::provider::ExternalJwtProvider;
+use crate::error::{ByoaError, Error};
+use crate::jwt::step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
+use crate::ports::ClientDependencies;
+use crate::ports::provider::ExternalJwtProvider;
+use crate::ports::provider::SignInWithExternalJwtParams;
+use crate::session::events::{AuthListener, AuthState, ListenerHandle};
 use crate::session::{SessionTokens, SignedInSession};
-use crate::step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
-use crate::storage::SessionStorage;
-use crate::{runtime, scheduler};
+use crate::support::clock::{Clock, SystemClock};
+use crate::support::runtime;
+
+/// Runs `work` on the library runtime and converts its error for the FFI: the one hop every
+/// exported async method makes (see `support::runtime` for why).
+pub(crate) async fn run<T, F>(work: F) -> Result<T, ByoaError>
+where
+    F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    T: Send + 'static,
+{
+    match runtime::spawn_joined(work).await {
+        Ok(result) => result.map_err(ByoaError::from),
+        Err(join) => Err(ByoaError::Internal {
+            detail: if join.is_panic() {
+                "the operation panicked".into()
+            } else {
+                "the operation was cancelled".into()
+            },
+        }),
+    }
+}
 
 /// A client for one Dynamic environment. Create one per environment and keep it for the life of
 /// the app; several clients in one process are independent.
@@ -27,43 +50,6 @@ use crate::{runtime, scheduler};
 #[uniffi::export(Debug)]
 pub struct DynamicClient {
     core: Arc<Core>,
-}
-
-/// What the platform (or the app) plugs into a client. Every field is optional and defaults as
-/// its documentation says; pass only what you have.
-#[derive(Clone, Default, uniffi::Record)]
-pub struct ClientDependencies {
-    /// Where the session is kept and restored from: the platform's secure store. Default: memory
-    /// only (nothing survives the process, and the client starts `SignedOut`). With a store the
-    /// state starts as `Restoring` and settles in the background (await `auth().restore()`).
-    #[uniffi(default)]
-    pub storage: Option<Arc<dyn SessionStorage>>,
-    /// This install's keys (Secure Enclave, Android Keystore, or `software_key_signer(storage)`):
-    /// with one, each sign-in is bound to a new session key (unless
-    /// `config.bind_session_key` is false) and sign-in and refresh carry a signature of a server
-    /// nonce by the device key. Default: none (sessions are not device-bound).
-    #[uniffi(default)]
-    pub key_signer: Option<Arc<dyn KeySigner>>,
-    /// Asked for a fresh external JWT when the session cannot be refreshed or has expired,
-    /// including a session found expired by the first restore. Default: none (the session ends).
-    #[uniffi(default)]
-    pub jwt_provider: Option<Arc<dyn ExternalJwtProvider>>,
-    /// The HTTP stack every request goes through (OkHttp, URLSession, the app's own). Default:
-    /// the built-in reqwest stack, where the library was built with it (desktop, CLI, tests);
-    /// the mobile build has none, and a client without a transport is refused.
-    #[uniffi(default)]
-    pub http_transport: Option<Arc<dyn HttpTransport>>,
-}
-
-impl std::fmt::Debug for ClientDependencies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientDependencies")
-            .field("storage", &self.storage.is_some())
-            .field("key_signer", &self.key_signer.is_some())
-            .field("jwt_provider", &self.jwt_provider.is_some())
-            .field("http_transport", &self.http_transport.is_some())
-            .finish()
-    }
 }
 
 #[uniffi::export]
@@ -173,7 +159,7 @@ impl AuthModule {
     /// session because the store could not be read.
     pub async fn restore(&self) -> AuthState {
         let core = self.core.clone();
-        runtime::run(async move { Ok(core.restore().await) })
+        run(async move { Ok(core.restore().await) })
             .await
             .unwrap_or_else(|_| self.core.state())
     }
@@ -183,7 +169,7 @@ impl AuthModule {
     /// re-exchange; other failures keep the session.
     pub async fn refresh(&self) -> Result<SignedInSession, ByoaError> {
         let core = self.core.clone();
-        runtime::run(async move { core.refresh().await }).await
+        run(async move { core.refresh().await }).await
     }
 
     /// The session's bearer token for a call to the app's backend, valid for at least
@@ -198,7 +184,7 @@ impl AuthModule {
             .min_ttl_seconds
             .unwrap_or(DEFAULT_MIN_TTL_SECONDS)
             .max(0);
-        runtime::run(async move {
+        run(async move {
             let session = core.fresh_session(min_ttl, options.force_refresh).await?;
             Ok(session.bearer().to_owned())
         })
@@ -217,7 +203,7 @@ impl AuthModule {
     /// revoked on the server within a few seconds, best effort.
     pub async fn sign_out(&self) {
         let core = self.core.clone();
-        let _ = runtime::run(async move {
+        let _ = run(async move {
             core.sign_out().await;
             Ok(())
         })
@@ -251,7 +237,7 @@ impl ExternalAuthModule {
         // The place in line is taken now, when the app calls, not when the work gets to run.
         let ticket = self.core.begin_sign_in();
         let core = self.core.clone();
-        runtime::run(async move { core.sign_in_with_external_jwt(params, ticket).await }).await
+        run(async move { core.sign_in_with_external_jwt(params, ticket).await }).await
     }
 
     /// Step-up: the signed-in user proves again, with a fresh assertion from the app's provider
@@ -264,7 +250,7 @@ impl ExternalAuthModule {
         params: VerifyWithExternalJwtParams,
     ) -> Result<ElevatedAccess, ByoaError> {
         let core = self.core.clone();
-        runtime::run(async move { core.verify_with_external_jwt(params).await }).await
+        run(async move { core.verify_with_external_jwt(params).await }).await
     }
 
     /// Sets (or clears, with `None`) the provider the client asks for a fresh external JWT when

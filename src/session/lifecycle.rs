@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
-use crate::events::{AuthListener, AuthState, ListenerOwner, SignOutReason, deliver};
-use crate::logging::{LogLevel, log_at, target};
+use crate::ports::storage::StorageError;
+use crate::session::events::{AuthListener, AuthState, ListenerOwner, SignOutReason, deliver};
+use crate::session::record::StoredSession;
 use crate::session::{Session, SignedInSession};
-use crate::storage::{StorageError, StoredSession};
+use crate::support::logging::{LogLevel, log_at, target};
 
 /// Where the session stands, with what the public [`AuthState`] leaves out (the tokens).
 // One per client and replaced a few times an hour: size does not matter, boxing would clutter.

@@ -1,15 +1,22 @@
-//! The signed-in session: the user profile apps may print, and the tokens they may not.
+//! The session layer: the signed-in session (the user profile apps may print, and the tokens
+//! they may not), its state machine (`lifecycle`), the states and listeners apps see (`events`)
+//! and the record kept between launches (`record`).
+//!
+//! May import: `device` (the session key), `error`, `ports`, `support`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub(crate) mod events;
+pub(crate) mod lifecycle;
+pub(crate) mod record;
 
 use std::sync::Arc;
 
 use dynamic_byoa_contract::{JwtVerifiedCredential, SdkUser, VerifyResponse, credential_format};
 
-use crate::binding::SessionKey;
+use crate::device::SessionKey;
 use crate::error::Error;
-use crate::redact::REDACTED;
-use crate::storage::{RECORD_VERSION, StoredSession};
+use crate::support::redact::REDACTED;
+use crate::support::time::{epoch_ms, rfc3339};
+use record::{RECORD_VERSION, StoredSession};
 
 /// The user Dynamic signed in. Every field is safe to log.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -197,7 +204,7 @@ pub(crate) struct Session {
     /// Server time (unix seconds) when the session was received: with `expires_at` it gives
     /// the session's lifetime, which bounds how early it is refreshed.
     pub received_at: i64,
-    /// The session key the token is bound to (`binding`), if any.
+    /// The session key the token is bound to (`device`), if any.
     pub session_key: Option<SessionKey>,
 }
 
@@ -294,60 +301,6 @@ impl Session {
     }
 }
 
-/// The time `seconds` after the epoch, saturating instead of overflowing: the value may come
-/// from a server.
-pub(crate) fn from_unix_seconds(seconds: i64) -> SystemTime {
-    let magnitude = Duration::from_secs(seconds.unsigned_abs());
-    let shifted = if seconds >= 0 {
-        UNIX_EPOCH.checked_add(magnitude)
-    } else {
-        UNIX_EPOCH.checked_sub(magnitude)
-    };
-    // About 292 billion years either way is beyond any platform's SystemTime; cap at year 9999.
-    shifted.unwrap_or_else(|| {
-        if seconds >= 0 {
-            UNIX_EPOCH + Duration::from_secs(253_402_300_799)
-        } else {
-            UNIX_EPOCH
-        }
-    })
-}
-
-pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => after.as_secs() as i64,
-        Err(before) => -(before.duration().as_secs() as i64),
-    }
-}
-
-/// Unix seconds (the wire's instants) as epoch milliseconds (the API's), saturating.
-pub(crate) fn epoch_ms(unix_seconds: i64) -> i64 {
-    unix_seconds.saturating_mul(1000)
-}
-
-/// `ms` after the epoch as `2026-12-01T19:35:00Z` (UTC, to the second), for messages.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,14 +366,6 @@ mod tests {
         assert_eq!(restored.profile, session.profile);
         assert!(restored.same_token(&session));
         assert_eq!(restored.received_at, 1_800_000_000);
-    }
-
-    #[test]
-    fn instants_print_as_utc_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_796_154_900_999), "2026-12-01T19:55:00Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(-1_000), "1969-12-31T23:59:59Z");
     }
 
     #[test]

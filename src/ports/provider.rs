@@ -1,8 +1,38 @@
 //! The app's external-JWT provider: how the client re-exchanges when a session can no longer be
-//! refreshed, instead of signing the user out.
+//! refreshed, instead of signing the user out; and the parameters it returns, which are also
+//! those of `signInWithExternalJwt`.
 
-use crate::exchange::SignInWithExternalJwtParams;
-use crate::redact::scrub;
+use crate::support::redact::{REDACTED, scrub};
+
+/// Parameters of `signInWithExternalJwt`, named as in Dynamic's React Native SDK.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
+pub struct SignInWithExternalJwtParams {
+    /// The raw JWT from the app's auth provider. Surrounding whitespace is ignored.
+    pub external_jwt: String,
+    /// The app's id for the user; must equal the JWT's `sub`. Checked on the device, never sent
+    /// (Dynamic derives the external user id from `sub`).
+    pub external_user_id: String,
+    /// Compressed P-256 public key (66 lowercase hex chars) to bind into the session token.
+    #[uniffi(default = None)]
+    pub session_public_key: Option<String>,
+}
+
+impl std::fmt::Debug for SignInWithExternalJwtParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInWithExternalJwtParams")
+            .field("external_jwt", &REDACTED)
+            .field("external_user_id", &scrub(&self.external_user_id))
+            .field("session_public_key", &self.session_public_key)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for SignInWithExternalJwtParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
 
 /// Supplies a fresh external JWT for the signed-in user, from the app's own auth provider
 /// (for example Firebase `getIdToken(true)` or Auth0 `getCredentials()`). Optional.

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use crate::session::unix_seconds;
+use crate::support::time::unix_seconds;
 
 /// A boxed future, as returned by [`Clock::sleep_until`] (trait objects cannot have `async fn`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -19,9 +19,9 @@ use base64::Engine as _;
 use dynamic_byoa_contract::{ElevatedAccessTokenClaims, ExternalAuthSigninRequest};
 
 use crate::error::Error;
-use crate::preflight::{self, BASE64URL, Expectations};
-use crate::redact::REDACTED;
-use crate::session::epoch_ms;
+use crate::jwt::preflight::{self, BASE64URL, Expectations};
+use crate::support::redact::REDACTED;
+use crate::support::time::epoch_ms;
 
 /// Parameters of `verifyWithExternalJwt`, named as in Dynamic's SDKs.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]

@@ -26,7 +26,7 @@ impl<K: Hash + Eq + Clone, T: Clone> SingleFlight<K, T> {
     /// result instead. A caller arriving after a run finished starts a new one.
     ///
     /// If the caller running `work` is cancelled, a waiting caller takes the work over (the
-    /// library runs every exported call to completion anyway, see `runtime`).
+    /// library runs every exported call to completion anyway, see `support::runtime`).
     pub async fn run<F, Fut>(&self, key: K, work: F) -> T
     where
         F: FnOnce() -> Fut,

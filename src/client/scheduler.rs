@@ -8,7 +8,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::client::Core;
-use crate::runtime;
+use crate::support::runtime;
 
 pub(crate) fn start(core: &Arc<Core>) {
     let weak: Weak<Core> = Arc::downgrade(core);
