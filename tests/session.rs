@@ -302,9 +302,7 @@ async fn concurrent_refreshes_share_one_request() {
             tokio::spawn(async move { client.auth().refresh().await })
         })
         .collect();
-    while fx.requests(REFRESH) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(REFRESH).await;
     hold.release();
     for caller in callers {
         caller.await.unwrap().unwrap();
@@ -568,9 +566,7 @@ async fn a_sign_in_in_flight_when_sign_out_starts_never_ends_signed_in() {
         let (client, jwt) = (client.clone(), fx.jwt_for("zed"));
         tokio::spawn(async move { sign_in(&client, &jwt, "zed").await })
     };
-    while fx.requests(SIGNIN) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(SIGNIN).await;
     client.auth().sign_out().await;
     hold.release();
     let outcome = pending.await.unwrap();
@@ -628,9 +624,7 @@ async fn fifty_concurrent_identical_sign_ins_make_one_request() {
             tokio::spawn(async move { sign_in(&client, &jwt, "dup").await })
         })
         .collect();
-    while fx.requests(SIGNIN) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(SIGNIN).await;
     hold.release();
     let users: Vec<String> = futures_join(callers)
         .await
@@ -970,16 +964,4 @@ async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
         results.push(handle.await.unwrap());
     }
     results
-}
-
-/// Waits (bounded at 10 s, against a hang) until `done` holds, yielding in between.
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }
