@@ -1,9 +1,10 @@
 //! Errors: the stable public enum every platform sees, and the internal detail it is built from.
 //!
-//! Internal errors (`Error`) keep reqwest/serde detail for logs and tests; they never cross the
-//! FFI. `ByoaError` is produced from them in exactly one place (`From<Error> for ByoaError`), its
-//! variants are named for what the caller should do, and every variant has a stable snake_case
-//! code (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
+//! Internal errors (`Error`) keep the transport's and serde's detail for logs and tests; they
+//! never cross the FFI. `ByoaError` is produced from them in exactly one place (`From<Error> for
+//! ByoaError` and the helpers it calls; the other `From` impls go through it), its variants are
+//! named for what the caller should do, and every variant has a stable snake_case code
+//! (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
 //! that looks like a JWT before they are stored (`redact::scrub`).
 //!
 //! The error types of the ports (`StorageError`, `KeySignerError`, `HttpError`) are defined with
@@ -524,8 +525,10 @@ impl PreflightError {
     }
 }
 
-/// Internal errors, with the detail the public enum leaves out.
-#[derive(Debug, thiserror::Error)]
+/// Internal errors, with the detail the public enum leaves out. `Clone` so that callers who
+/// share one request (`SingleFlight`) share its error in this form too: there is no second,
+/// already-public form to check.
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum Error {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
@@ -541,11 +544,9 @@ pub(crate) enum Error {
     Transport(HttpError),
     #[error("overall request timeout elapsed")]
     Deadline,
-    #[error("undecodable response (HTTP {status}): {source}")]
-    Decode {
-        status: u16,
-        source: serde_json::Error,
-    },
+    /// `detail` is serde's message, which may quote the body: scrubbed when mapped.
+    #[error("undecodable response (HTTP {status}): {detail}")]
+    Decode { status: u16, detail: String },
     #[error("incomplete response (HTTP {status}): {detail}")]
     Incomplete { status: u16, detail: &'static str },
     #[error("invalid configuration `{field}`: {detail}")]
@@ -560,9 +561,13 @@ pub(crate) enum Error {
     SessionChanged,
     #[error("storage: {0}")]
     Storage(StorageError),
-    /// An error already in public form, shared by several callers of one request.
-    #[error("{0}")]
-    Public(ByoaError),
+    #[error("key signer: {0}")]
+    KeySigner(KeySignerError),
+    #[error("the token is not bound to the session key sent")]
+    SessionKeyMismatch,
+    /// The environment requires a device signature and none could be made; why not.
+    #[error("no device signature could be made: {0}")]
+    DeviceNonceUnavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -570,31 +575,28 @@ pub(crate) enum Error {
 impl Error {
     /// True when Dynamic answered 401: it no longer accepts the bearer.
     pub fn is_unauthorized(&self) -> bool {
-        match self {
-            Self::Http { status, .. } => *status == 401,
-            Self::Public(public) => matches!(public, ByoaError::Unauthorized { .. }),
-            _ => false,
-        }
+        matches!(self, Self::Http { status: 401, .. })
     }
 
     /// True when a 401 says the session was revoked (rather than expired or unknown).
     pub fn says_revoked(&self) -> bool {
-        let text = match self {
-            Self::Http { body, .. } => body
-                .as_ref()
-                .and_then(|b| b.text_message())
-                .map(str::to_owned),
-            Self::Public(ByoaError::Unauthorized { server_detail }) => Some(server_detail.clone()),
-            _ => None,
+        let Self::Http {
+            body: Some(body), ..
+        } = self
+        else {
+            return false;
         };
-        text.is_some_and(|t| t.to_ascii_lowercase().contains("revoked"))
+        body.text_message()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("revoked"))
     }
 }
 
+/// The one mapping from internal errors to the public enum. Every `ByoaError` the library
+/// returns is made here (or by the helpers below it), from an internal `Error`.
 impl From<Error> for ByoaError {
     fn from(error: Error) -> Self {
         match error {
-            Error::Preflight(preflight) => preflight.into(),
+            Error::Preflight(preflight) => from_preflight(preflight),
             Error::Http {
                 status,
                 body,
@@ -606,10 +608,10 @@ impl From<Error> for ByoaError {
                 kind: NetworkErrorKind::Timeout,
                 detail: "the request timeout elapsed".into(),
             },
-            Error::Decode { status, source } => Self::InvalidResponse {
+            Error::Decode { status, detail } => Self::InvalidResponse {
                 status: status.into(),
                 // serde quotes offending values; a token in the wrong field must not be shown.
-                detail: scrub(&format!("body does not match the contract: {source}")),
+                detail: scrub(&format!("body does not match the contract: {detail}")),
             },
             Error::Incomplete { status, detail } => Self::InvalidResponse {
                 status: status.into(),
@@ -628,7 +630,13 @@ impl From<Error> for ByoaError {
             Error::Storage(error) => Self::StorageUnavailable {
                 error: error.scrubbed(),
             },
-            Error::Public(error) => error,
+            Error::KeySigner(error) => Self::KeyUnavailable {
+                error: error.scrubbed(),
+            },
+            Error::SessionKeyMismatch => Self::SessionKeyMismatch,
+            Error::DeviceNonceUnavailable(why) => Self::DeviceNonceUnavailable {
+                detail: scrub(&why),
+            },
             Error::Internal(detail) => Self::Internal { detail },
         }
     }
@@ -698,61 +706,66 @@ fn from_transport(source: &HttpError) -> ByoaError {
 
 impl From<PreflightError> for ByoaError {
     fn from(error: PreflightError) -> Self {
-        use PreflightError as P;
-        match error {
-            P::Empty => Self::EmptyJwt,
-            P::TooLarge { size, limit } => Self::JwtTooLarge {
-                size: i64::try_from(size).unwrap_or(i64::MAX),
-                limit: i64::try_from(limit).unwrap_or(i64::MAX),
-            },
-            P::Malformed { detail } => Self::MalformedJwt { detail },
-            P::NotJson { segment } => Self::JwtNotJson {
-                segment: segment.into(),
-            },
-            P::UnsupportedAlgorithm { alg } => Self::UnsupportedAlgorithm {
-                alg: alg.unwrap_or_else(|| "(missing)".into()),
-            },
-            P::MissingClaim { claim } => Self::MissingClaim {
-                claim: claim.into(),
-            },
-            P::InvalidClaim { claim, expected } => Self::InvalidClaim {
-                claim: claim.into(),
-                expected: expected.into(),
-            },
-            P::Expired { exp, now, leeway } => Self::JwtExpired {
-                expired_at_ms: epoch_ms(exp),
-                now_ms: epoch_ms(now),
-                leeway_seconds: leeway as i64,
-            },
-            P::NotYetValid {
-                claim,
-                at,
-                now,
-                leeway,
-            } => Self::JwtNotYetValid {
-                claim: claim.into(),
-                valid_from_ms: epoch_ms(at),
-                now_ms: epoch_ms(now),
-                leeway_seconds: leeway as i64,
-            },
-            P::SubjectMismatch {
-                sub,
-                external_user_id,
-            } => Self::ExternalUserIdMismatch {
-                // Both are the app's input: if it passed a token by mistake, it must not be shown.
-                jwt_sub: scrub(&sub),
-                external_user_id: scrub(&external_user_id),
-            },
-            P::InvalidSessionPublicKey => Self::InvalidSessionPublicKey,
-        }
+        Error::Preflight(error).into()
     }
 }
 
+/// A preflight failure: each has its own code.
+fn from_preflight(error: PreflightError) -> ByoaError {
+    use ByoaError as B;
+    use PreflightError as P;
+    match error {
+        P::Empty => B::EmptyJwt,
+        P::TooLarge { size, limit } => B::JwtTooLarge {
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        },
+        P::Malformed { detail } => B::MalformedJwt { detail },
+        P::NotJson { segment } => B::JwtNotJson {
+            segment: segment.into(),
+        },
+        P::UnsupportedAlgorithm { alg } => B::UnsupportedAlgorithm {
+            alg: alg.unwrap_or_else(|| "(missing)".into()),
+        },
+        P::MissingClaim { claim } => B::MissingClaim {
+            claim: claim.into(),
+        },
+        P::InvalidClaim { claim, expected } => B::InvalidClaim {
+            claim: claim.into(),
+            expected: expected.into(),
+        },
+        P::Expired { exp, now, leeway } => B::JwtExpired {
+            expired_at_ms: epoch_ms(exp),
+            now_ms: epoch_ms(now),
+            leeway_seconds: leeway as i64,
+        },
+        P::NotYetValid {
+            claim,
+            at,
+            now,
+            leeway,
+        } => B::JwtNotYetValid {
+            claim: claim.into(),
+            valid_from_ms: epoch_ms(at),
+            now_ms: epoch_ms(now),
+            leeway_seconds: leeway as i64,
+        },
+        P::SubjectMismatch {
+            sub,
+            external_user_id,
+        } => B::ExternalUserIdMismatch {
+            // Both are the app's input: if it passed a token by mistake, it must not be shown.
+            jwt_sub: scrub(&sub),
+            external_user_id: scrub(&external_user_id),
+        },
+        P::InvalidSessionPublicKey => B::InvalidSessionPublicKey,
+    }
+}
+
+/// A foreign callback failed in a way its interface does not declare (uniffi's catch-all).
 impl From<uniffi::UnexpectedUniFFICallbackError> for ByoaError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Internal {
-            detail: scrub(&error.reason),
-        }
+        Error::Internal(scrub(&error.reason)).into()
     }
 }
 
@@ -999,6 +1012,36 @@ mod tests {
             rejected(None).to_string(),
             "Dynamic refused the request (HTTP 400): bad request"
         );
+    }
+
+    #[test]
+    fn device_errors_map_to_their_codes_with_scrubbed_text() {
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let no_nonce = ByoaError::from(Error::DeviceNonceUnavailable(format!("near {jwt}")));
+        assert_eq!(no_nonce.code_str(), "device_nonce_unavailable");
+        let failed = KeySignerError::Failed { detail: jwt.into() };
+        let no_key = ByoaError::from(Error::KeySigner(failed));
+        assert_eq!(no_key.code_str(), "key_unavailable");
+        for error in [no_nonce, no_key] {
+            assert!(!error.to_string().contains(jwt), "{error}");
+        }
+        let mismatch = ByoaError::from(Error::SessionKeyMismatch);
+        assert_eq!(mismatch.code_str(), "session_key_mismatch");
+    }
+
+    #[test]
+    fn a_shared_error_is_checked_in_its_one_form() {
+        let body = ApiErrorBody::coded("session revoked", "unauthorized");
+        let refused = Error::Http {
+            status: 401,
+            body: Some(Box::new(body)),
+            retry_after_seconds: None,
+            environment_id: "env".into(),
+        };
+        // What every caller of one shared request receives.
+        let shared = refused.clone();
+        assert!(shared.is_unauthorized() && shared.says_revoked());
+        assert!(!Error::Deadline.is_unauthorized());
     }
 
     #[test]

@@ -34,13 +34,14 @@ where
 {
     match runtime::spawn_joined(work).await {
         Ok(result) => result.map_err(ByoaError::from),
-        Err(join) => Err(ByoaError::Internal {
-            detail: if join.is_panic() {
-                "the operation panicked".into()
+        Err(join) => {
+            let what = if join.is_panic() {
+                "the operation panicked"
             } else {
-                "the operation was cancelled".into()
-            },
-        }),
+                "the operation was cancelled"
+            };
+            Err(Error::Internal(what.into()).into())
+        }
     }
 }
 

@@ -67,10 +67,10 @@ pub(crate) struct Core {
     /// Session key and device signatures (`device`).
     binding: Binding,
     provider: Mutex<Option<Arc<dyn ExternalJwtProvider>>>,
-    sign_ins: SingleFlight<SignInKey, Result<SignedInSession, ByoaError>>,
+    sign_ins: SingleFlight<SignInKey, Result<SignedInSession, Error>>,
     /// The latest place in line among the callers of each sign-in in flight.
     joined: Mutex<std::collections::HashMap<SignInKey, SignInTicket>>,
-    refreshes: SingleFlight<(), Result<SignedInSession, ByoaError>>,
+    refreshes: SingleFlight<(), Result<SignedInSession, Error>>,
     restores: SingleFlight<(), AuthState>,
     reexchanges: SingleFlight<(), Option<SignedInSession>>,
     /// Automatic refresh failures in a row, and when the next attempt may be made (server time).
@@ -234,13 +234,11 @@ impl Core {
         let result = self
             .sign_ins
             .run(key.clone(), || async {
-                self.exchange(&body, latest, None)
-                    .await
-                    .map_err(ByoaError::from)
+                self.exchange(&body, latest, None).await
             })
             .await;
         self.forget_ticket(&key, ticket);
-        result.map_err(Error::Public)
+        result
     }
 
     /// Records `ticket` for the sign-ins in flight with `key`, if it is the latest.
@@ -427,11 +425,8 @@ impl Core {
         self.restore_if_unsettled().await;
         self.persist().await;
         self.refreshes
-            .run((), || async {
-                self.refresh_once().await.map_err(ByoaError::from)
-            })
+            .run((), || async { self.refresh_once().await })
             .await
-            .map_err(Error::Public)
     }
 
     async fn refresh_once(&self) -> Result<SignedInSession, Error> {
@@ -534,10 +529,9 @@ impl Core {
                 {
                     return Ok(current.profile);
                 }
-                self.refresh_once().await.map_err(ByoaError::from)
+                self.refresh_once().await
             })
             .await
-            .map_err(Error::Public)
     }
 
     // --- Step-up ---

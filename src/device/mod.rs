@@ -43,7 +43,6 @@ use crate::error::{ByoaError, Error};
 use crate::network::Transport;
 use crate::ports::key_signer::{KeySigner, KeySignerError};
 use crate::support::logging::{LogLevel, log_at, target};
-use crate::support::redact::scrub;
 use keys::{normalized_public_key, raw_signature};
 use nonces::NoncePool;
 
@@ -268,7 +267,7 @@ impl Binding {
         }
         match (&proof.unavailable, reason) {
             (Some(why), Some(DeviceSignatureRejection::MissingHeaders)) => {
-                Error::Public(ByoaError::DeviceNonceUnavailable { detail: scrub(why) })
+                Error::DeviceNonceUnavailable(why.clone())
             }
             _ => error,
         }
@@ -341,14 +340,12 @@ pub(crate) fn check_bound(token: &str, expected: Option<&str>) -> Result<(), Err
     if claimed.is_some_and(|claimed| claimed.eq_ignore_ascii_case(expected)) {
         Ok(())
     } else {
-        Err(Error::Public(ByoaError::SessionKeyMismatch))
+        Err(Error::SessionKeyMismatch)
     }
 }
 
 fn key_unavailable(error: KeySignerError) -> Error {
-    Error::Public(ByoaError::KeyUnavailable {
-        error: error.scrubbed(),
-    })
+    Error::KeySigner(error)
 }
 
 /// Runs a (possibly blocking) signer call off the async worker.

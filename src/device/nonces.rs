@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use dynamic_byoa_contract::device::{NONCE_POOL_LIFETIME_SECONDS, NONCE_POOL_SIZE};
 use dynamic_byoa_contract::{NoncesResponse, paths};
 
-use crate::error::{ByoaError, Error};
+use crate::error::Error;
 use crate::network::Transport;
 use crate::support::single_flight::SingleFlight;
 
@@ -27,7 +27,7 @@ struct Pooled {
 #[derive(Default)]
 pub(crate) struct NoncePool {
     pooled: Mutex<VecDeque<Pooled>>,
-    fill: SingleFlight<(), Result<(), ByoaError>>,
+    fill: SingleFlight<(), Result<(), Error>>,
 }
 
 impl NoncePool {
@@ -59,10 +59,7 @@ impl NoncePool {
         self.fill
             .run((), || async {
                 let route = format!("{}?count={NONCE_POOL_SIZE}", paths::NONCES);
-                let reply = transport
-                    .get_json::<NoncesResponse>(&route)
-                    .await
-                    .map_err(ByoaError::from)?;
+                let reply = transport.get_json::<NoncesResponse>(&route).await?;
                 // From the server's `Date` when it sent one (the device clock may be off, and the
                 // server's time may not be known yet), else from before the request: never later
                 // than the server's own issue time.
@@ -82,7 +79,6 @@ impl NoncePool {
                 Ok(())
             })
             .await
-            .map_err(Error::Public)
     }
 
     /// Forgets every pooled nonce (the server refused one: the rest may be stale too).

@@ -22,7 +22,7 @@ use dynamic_byoa_contract::{JwksKey, JwksResponse, paths};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde::Deserialize;
 
-use crate::error::{ByoaError, Error};
+use crate::error::Error;
 use crate::jwt::preflight::BASE64URL;
 use crate::network::Transport;
 use crate::support::single_flight::SingleFlight;
@@ -32,7 +32,7 @@ use crate::support::single_flight::SingleFlight;
 #[derive(Default)]
 pub(crate) struct SessionKeys {
     cached: Mutex<Option<std::sync::Arc<JwksResponse>>>,
-    fetch: SingleFlight<(), Result<Fetched, ByoaError>>,
+    fetch: SingleFlight<(), Result<Fetched, Error>>,
 }
 
 /// A fetched key set and the server's clock offset measured by that response.
@@ -98,19 +98,14 @@ impl SessionKeys {
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<Fetched, Error> {
-        let fetched = self
-            .fetch
+        self.fetch
             .run((), || async {
-                let reply = transport
-                    .get_json::<JwksResponse>(paths::JWKS)
-                    .await
-                    .map_err(ByoaError::from)?;
+                let reply = transport.get_json::<JwksResponse>(paths::JWKS).await?;
                 let keys = std::sync::Arc::new(reply.body);
                 *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
                 Ok((keys, reply.server_offset))
             })
-            .await;
-        fetched.map_err(Error::Public)
+            .await
     }
 }
 

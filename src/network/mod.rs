@@ -486,7 +486,7 @@ pub(crate) fn decode<R: DeserializeOwned>(answer: Answer) -> Result<Reply<R>, Er
         .and_then(|date| httpdate::parse_http_date(date).ok());
     let body = serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
         status: answer.status,
-        source,
+        detail: source.to_string(),
     })?;
     Ok(Reply {
         body,
