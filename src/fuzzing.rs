@@ -75,11 +75,12 @@ pub fn stored_record(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(record) = StoredSession::decode(text) {
-        let encoded = record.encode();
+    if let Ok(decoded) = StoredSession::decode(text) {
+        let encoded = decoded.record.encode();
         let again = StoredSession::decode(&encoded).expect("a record re-encodes decodably");
+        assert_eq!(again.upgraded_from, None, "a re-encoded record is current");
         assert_eq!(
-            again.encode(),
+            again.record.encode(),
             encoded,
             "decode ∘ encode is not the identity"
         );

@@ -17,6 +17,7 @@ use dynamic_byoa::clock::{Clock, ManualClock};
 use dynamic_byoa::{
     AuthState, ByoaError, ClientConfig, DynamicClient, ExternalJwtProvider, FileStorage,
     MemoryStorage, ProviderError, SessionStorage, SignInWithExternalJwtParams, SignOutReason,
+    StorageError,
 };
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, Fault, SigningKey};
 use serde_json::json;
@@ -183,6 +184,52 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
         );
         assert_eq!(keychain.peek(&session_key(ENV)).as_deref(), Some(garbage));
     }
+}
+
+const GOLDEN_V1: &str = include_str!("golden/session-record-v1.json");
+const GOLDEN_V2: &str = include_str!("golden/session-record-v2.json");
+
+#[tokio::test]
+async fn a_version_1_record_restores_and_is_upgraded_in_place() {
+    let keychain = SimulatedKeychain::new();
+    keychain.put(&session_key(ENV), GOLDEN_V1.trim_end());
+    let client = client_on_storage(ClientConfig::new(ENV), keychain.clone());
+    let AuthState::SignedIn { session } = client.auth().restore().await else {
+        panic!("a version 1 record restores");
+    };
+    assert_eq!(session.user.external_user_id.as_deref(), Some("user-123"));
+    assert_eq!(session.user.scopes, ["user:basic"]);
+    assert_eq!(session.expires_at_ms, 4_102_444_800_000);
+    let tokens = client.auth().tokens().expect("the tokens came back");
+    assert_eq!(tokens.bearer_token(), "golden.bearer.token");
+    assert_eq!(
+        keychain.peek(&session_key(ENV)).as_deref(),
+        Some(GOLDEN_V2.trim_end()),
+        "rewritten as the current version"
+    );
+}
+
+#[tokio::test]
+async fn a_record_of_a_newer_version_is_kept_and_reported_not_signed_out() {
+    let newer = GOLDEN_V2
+        .trim_end()
+        .replace(r#""version":2"#, r#""version":3"#);
+    let keychain = SimulatedKeychain::new();
+    keychain.put(&session_key(ENV), &newer);
+    let client = client_on_storage(ClientConfig::new(ENV), keychain.clone());
+    let state = client.auth().restore().await;
+    let AuthState::StorageUnavailable {
+        error: StorageError::Failed { detail },
+    } = &state
+    else {
+        panic!("a newer record reads as an unusable store, not signed out: {state:?}");
+    };
+    assert!(detail.contains("record version 3"), "{detail}");
+    assert_eq!(
+        keychain.peek(&session_key(ENV)),
+        Some(newer),
+        "never deleted"
+    );
 }
 
 #[tokio::test]

@@ -21,9 +21,8 @@ use crate::jwt::step_up::ElevatedAccess;
 use crate::ports::key_signer::KeySignerError;
 use crate::ports::storage::StorageError;
 use crate::session::events::AuthState;
-use crate::session::{CredentialFormat, SignedInSession, UserProfile, VerifiedCredential};
+use crate::session::{SignedInSession, UserProfile, VerifiedCredential};
 use crate::support::redact::scrub;
-use dynamic_byoa_contract::credential_format;
 
 /// What a React Native module rejects a promise with: `reject(code, message, userInfo)`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -223,7 +222,8 @@ fn user_value(user: &UserProfile) -> Value {
 fn credential_value(credential: &VerifiedCredential) -> Value {
     json!({
         "id": credential.id,
-        "format": format_wire_value(&credential.format),
+        // Dynamic's own string, so JavaScript sees what Dynamic's JavaScript SDK shows.
+        "format": credential.format.wire_value(),
         "publicIdentifier": credential.public_identifier,
         "email": credential.email,
         "address": credential.address,
@@ -232,24 +232,11 @@ fn credential_value(credential: &VerifiedCredential) -> Value {
     })
 }
 
-/// Dynamic's own `format` string, so JavaScript sees what Dynamic's JavaScript SDK shows.
-fn format_wire_value(format: &CredentialFormat) -> &str {
-    match format {
-        CredentialFormat::Blockchain => credential_format::BLOCKCHAIN,
-        CredentialFormat::Email => credential_format::EMAIL,
-        CredentialFormat::Oauth => credential_format::OAUTH,
-        CredentialFormat::Passkey => credential_format::PASSKEY,
-        CredentialFormat::PhoneNumber => credential_format::PHONE_NUMBER,
-        CredentialFormat::ExternalUser => credential_format::EXTERNAL_USER,
-        CredentialFormat::Totp => credential_format::TOTP,
-        CredentialFormat::Other { value } => value,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::{NetworkErrorKind, RejectionReason};
+    use crate::session::CredentialFormat;
     use crate::session::events::SignOutReason;
 
     fn parse(text: &str) -> Value {

@@ -32,7 +32,7 @@ use crate::session::events::{
 use crate::session::lifecycle::{
     AfterRestore, Found, Lifecycle, RefreshTicket, Renewal, RestorePlan, SignInTicket,
 };
-use crate::session::record::{StoredSession, session_key};
+use crate::session::record::{RecordProblem, StoredSession, session_key};
 use crate::session::{Session, SessionTokens, SignedInSession};
 use crate::support::clock::Clock;
 use crate::support::logging::{LogLevel, log_at, target};
@@ -992,7 +992,7 @@ impl Core {
                     // A key a previous install left (on platforms where keys survive it).
                     let key = StoredSession::decode(&text)
                         .ok()
-                        .and_then(|r| r.session_key);
+                        .and_then(|decoded| decoded.record.session_key);
                     self.binding.delete_session_key(key.as_ref()).await;
                     Found::DiscardedForFreshInstall
                 }
@@ -1003,8 +1003,27 @@ impl Core {
                 }
             };
         }
-        match StoredSession::decode(&text) {
-            Ok(record) => Found::Record(record),
+        self.decode_record(&text).await
+    }
+
+    /// What a stored text holds. A record of an earlier version is upgraded and written back
+    /// (before anything else can write: the storage gate is held). A record of a newer version
+    /// is kept untouched and reads as an unusable store, not as "signed out": this library
+    /// cannot read it, but the app version that wrote it can.
+    async fn decode_record(&self, text: &str) -> Found {
+        match StoredSession::decode(text) {
+            Ok(decoded) => {
+                if let Some(version) = decoded.upgraded_from {
+                    self.write_upgraded(&decoded.record, version).await;
+                }
+                Found::Record(decoded.record)
+            }
+            Err(problem @ RecordProblem::Newer(_)) => {
+                log_at!(LogLevel::Warn, target::STORAGE, "{problem}");
+                Found::Unreadable(StorageError::Failed {
+                    detail: problem.to_string(),
+                })
+            }
             Err(problem) => {
                 log_at!(
                     LogLevel::Warn,
@@ -1013,6 +1032,27 @@ impl Core {
                 );
                 Found::Corrupt
             }
+        }
+    }
+
+    /// Replaces a record of an earlier version by its upgrade. A failure only costs the upgrade
+    /// of this launch: the old record still reads, and the next change of the session rewrites
+    /// it anyway.
+    async fn write_upgraded(&self, record: &StoredSession, from_version: u32) {
+        let value = record.encode();
+        match self.call_storage(move |s, key| s.set(key, value)).await {
+            Ok(()) => log_at!(
+                LogLevel::Info,
+                target::STORAGE,
+                "upgraded the stored session from record version {from_version} to {}",
+                record.version
+            ),
+            Err(error) => log_at!(
+                LogLevel::Warn,
+                target::STORAGE,
+                "upgrading the stored session failed; it is read as it is: {}",
+                error.scrubbed()
+            ),
         }
     }
 

@@ -18,9 +18,11 @@ pub enum AuthState {
     /// Signed in until `session.expires_at_ms` (server time); refreshed ahead of it when
     /// automatic refresh is on.
     SignedIn { session: SignedInSession },
-    /// The secure store could not be read (device locked, protected data not yet available).
-    /// The stored session is kept, not deleted; call `auth().restore()` again once the store
-    /// is readable (for example when the app becomes active). Not signed out.
+    /// The secure store could not be read (device locked, protected data not yet available),
+    /// or it holds a session record of a newer version of this library (after an app
+    /// downgrade; `StorageError::Failed` says so). The stored session is kept, not deleted;
+    /// call `auth().restore()` again once the store is readable (for example when the app
+    /// becomes active). Not signed out.
     StorageUnavailable { error: StorageError },
 }
 
@@ -63,8 +65,9 @@ pub enum SignOutReason {
     Revoked,
     /// A sign-in as a different user replaced the session. A `SignedIn` state follows.
     Replaced,
-    /// The stored session could not be decoded (or came from an unknown record version); it
-    /// was treated as absent. The record is left in place, not deleted.
+    /// The stored session could not be decoded (or is not a record this library ever wrote); it
+    /// was treated as absent. The record is left in place, not deleted. (A record written by a
+    /// newer version of the library reads as `StorageUnavailable` instead.)
     StorageCorrupt,
     /// The app reported a fresh install: a session stored by a previous install was deleted
     /// rather than restored.

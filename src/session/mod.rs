@@ -16,7 +16,7 @@ use crate::device::SessionKey;
 use crate::error::Error;
 use crate::support::redact::REDACTED;
 use crate::support::time::{epoch_ms, rfc3339};
-use record::{RECORD_VERSION, StoredSession};
+use record::{RECORD_SCHEMA, RECORD_VERSION, StoredSession, StoredUser};
 
 /// The user Dynamic signed in. Every field is safe to log.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -81,6 +81,23 @@ impl From<&str> for CredentialFormat {
             other => Self::Other {
                 value: other.to_owned(),
             },
+        }
+    }
+}
+
+impl CredentialFormat {
+    /// Dynamic's own `format` string (what the JavaScript SDK shows, and what the stored record
+    /// keeps): the inverse of `From<&str>`.
+    pub(crate) fn wire_value(&self) -> &str {
+        match self {
+            Self::Blockchain => credential_format::BLOCKCHAIN,
+            Self::Email => credential_format::EMAIL,
+            Self::Oauth => credential_format::OAUTH,
+            Self::Passkey => credential_format::PASSKEY,
+            Self::PhoneNumber => credential_format::PHONE_NUMBER,
+            Self::ExternalUser => credential_format::EXTERNAL_USER,
+            Self::Totp => credential_format::TOTP,
+            Self::Other { value } => value,
         }
     }
 }
@@ -199,8 +216,6 @@ impl std::fmt::Display for SessionTokens {
 pub(crate) struct Session {
     pub profile: SignedInSession,
     pub tokens: Arc<SessionTokens>,
-    /// The user as Dynamic sent it, kept for the stored record.
-    pub wire_user: Arc<SdkUser>,
     /// Server time (unix seconds) when the session was received: with `expires_at` it gives
     /// the session's lifetime, which bounds how early it is refreshed.
     pub received_at: i64,
@@ -226,7 +241,7 @@ impl Session {
             bearer,
             response.jwt.clone(),
             response.expires_at,
-            response.user.clone(),
+            UserProfile::from(&response.user),
             server_now,
         ))
     }
@@ -239,7 +254,7 @@ impl Session {
                 record.token,
                 record.id_token,
                 record.expires_at,
-                record.user,
+                record.user.into(),
                 record.received_at,
             )
         }
@@ -247,11 +262,12 @@ impl Session {
 
     pub fn to_stored(&self, server_clock_offset_seconds: i64) -> StoredSession {
         StoredSession {
+            schema: RECORD_SCHEMA.to_owned(),
             version: RECORD_VERSION,
             token: self.tokens.bearer.clone(),
             id_token: self.tokens.id_token.clone(),
             expires_at: self.expires_at_unix(),
-            user: (*self.wire_user).clone(),
+            user: StoredUser::from(&self.profile.user),
             server_clock_offset_seconds,
             received_at: self.received_at,
             session_key: self.session_key.clone(),
@@ -262,13 +278,13 @@ impl Session {
         bearer: String,
         id_token: Option<String>,
         expires_at: i64,
-        user: SdkUser,
+        user: UserProfile,
         received_at: i64,
     ) -> Self {
         let expires_at_ms = epoch_ms(expires_at);
         Self {
             profile: SignedInSession {
-                user: UserProfile::from(&user),
+                user,
                 expires_at_ms,
             },
             tokens: Arc::new(SessionTokens {
@@ -276,7 +292,6 @@ impl Session {
                 id_token,
                 expires_at_ms,
             }),
-            wire_user: Arc::new(user),
             received_at,
             session_key: None,
         }
@@ -359,8 +374,10 @@ mod tests {
     fn a_session_survives_the_stored_record_round_trip() {
         let session = Session::from_response(&response(), 200, 1_800_000_000).unwrap();
         let text = session.to_stored(-42).encode();
-        assert!(text.contains(r#""version":1"#));
-        let record = StoredSession::decode(&text).unwrap();
+        assert!(text.starts_with(r#"{"schema":"dynamic-byoa.session","version":2,"#));
+        let decoded = StoredSession::decode(&text).unwrap();
+        assert_eq!(decoded.upgraded_from, None);
+        let record = decoded.record;
         assert_eq!(record.server_clock_offset_seconds, -42);
         let restored = Session::from_stored(record);
         assert_eq!(restored.profile, session.profile);

@@ -7011,9 +7011,11 @@ sealed class AuthState {
     }
     
     /**
-     * The secure store could not be read (device locked, protected data not yet available).
-     * The stored session is kept, not deleted; call `auth().restore()` again once the store
-     * is readable (for example when the app becomes active). Not signed out.
+     * The secure store could not be read (device locked, protected data not yet available),
+     * or it holds a session record of a newer version of this library (after an app
+     * downgrade; `StorageError::Failed` says so). The stored session is kept, not deleted;
+     * call `auth().restore()` again once the store is readable (for example when the app
+     * becomes active). Not signed out.
      */
     data class StorageUnavailable(
         val `error`: xyz.dynamic.byoa.StorageException) : AuthState()
@@ -8797,8 +8799,9 @@ enum class SignOutReason {
      */
     REPLACED,
     /**
-     * The stored session could not be decoded (or came from an unknown record version); it
-     * was treated as absent. The record is left in place, not deleted.
+     * The stored session could not be decoded (or is not a record this library ever wrote); it
+     * was treated as absent. The record is left in place, not deleted. (A record written by a
+     * newer version of the library reads as `StorageUnavailable` instead.)
      */
     STORAGE_CORRUPT,
     /**
