@@ -1,14 +1,19 @@
 //! The session state machine: one mutex owns every piece of shared session state, and every
 //! transition is a short synchronous step under it. Nothing here awaits, so no lock is ever held
-//! across an await; the async work (requests, storage) lives in `client` and reports back here.
+//! across an await; the async work (requests, storage) lives in `crate::client` and reports back
+//! here. `src/session/README.md` draws the states and transitions.
 //!
-//! Three counters make races deterministic:
+//! Four counters and two flags make races deterministic:
 //! - sign-in tickets: a sign-in's result is kept only if no sign-in that started later was kept
 //!   first (the last one started wins, whatever order responses arrive in);
 //! - the epoch, bumped by every sign-out the app asks for: work that started before it is
 //!   discarded when it finishes, so a sign-out can never be undone by a late response;
 //! - the version, bumped by every change: storage writes and restores apply only to the state
-//!   they were computed from.
+//!   they were computed from;
+//! - the generation, bumped by every change but a refresh: names one signed-in session, so that
+//!   its elevated tokens die with it;
+//! - `settled`: the store was read, or something newer happened (a restore must not overwrite
+//!   it); `dirty`: the store does not yet reflect the state.
 //!
 //! Events are queued under the lock in transition order and delivered after it is released, by
 //! one thread at a time, so every listener sees every change in order.
