@@ -25,6 +25,7 @@ if [[ -n "$tls_stack" ]]; then
   exit 1
 fi
 
+python3 scripts/check-module-cycles.py
 cargo fmt --all --check
 # uniffi-bindgen is one line calling uniffi; linting it would compile all of uniffi_bindgen.
 cargo clippy --workspace --exclude uniffi-bindgen --all-targets -q -- -D warnings

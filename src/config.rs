@@ -2,6 +2,8 @@
 //!
 //! Every optional setting is `None` by default and the defaults are written once, here, as the
 //! `DEFAULT_*` constants `Settings` applies: a binding's default can never drift from the core's.
+//!
+//! May import: `error`, `support`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;

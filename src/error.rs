@@ -1,10 +1,15 @@
 //! Errors: the stable public enum every platform sees, and the internal detail it is built from.
 //!
-//! Internal errors (`Error`) keep reqwest/serde detail for logs and tests; they never cross the
-//! FFI. `ByoaError` is produced from them in exactly one place (`From<Error> for ByoaError`), its
-//! variants are named for what the caller should do, and every variant has a stable snake_case
-//! code (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
+//! Internal errors (`Error`) keep the transport's and serde's detail for logs and tests; they
+//! never cross the FFI. `ByoaError` is produced from them in exactly one place (`From<Error> for
+//! ByoaError` and the helpers it calls; the other `From` impls go through it), its variants are
+//! named for what the caller should do, and every variant has a stable snake_case code
+//! (`ByoaError::code`). No variant carries a token: server texts are scrubbed of anything
 //! that looks like a JWT before they are stored (`redact::scrub`).
+//!
+//! The error types of the ports (`StorageError`, `KeySignerError`, `HttpError`) are defined with
+//! their ports; every other error type of the crate is defined here, so that this module imports
+//! no feature module. May import: `ports`, `support`.
 
 use dynamic_byoa_contract::{
     ApiErrorBody, CODE_INVALID_DEVICE_SIGNATURE, CODE_INVALID_EXTERNAL_AUTH,
@@ -12,13 +17,11 @@ use dynamic_byoa_contract::{
     DeviceSignatureRejection, ExternalAuthRejection,
 };
 
-use crate::binding::DeviceSignatureReason;
-use crate::device_keys::KeySignerError;
-use crate::http::HttpError;
-use crate::preflight::PreflightError;
-use crate::redact::scrub;
-use crate::session::rfc3339;
-use crate::storage::StorageError;
+use crate::ports::http::HttpError;
+use crate::ports::key_signer::KeySignerError;
+use crate::ports::storage::StorageError;
+use crate::support::redact::scrub;
+use crate::support::time::{epoch_ms, rfc3339};
 
 /// Every failure of the public API. One enum shared by Swift, Kotlin and TypeScript; match on the
 /// variant, or on `code()` for a stable string.
@@ -79,7 +82,7 @@ pub enum ByoaError {
         reason: RejectionReason,
         server_detail: String,
     },
-    #[error("rate limited by Dynamic; retry after {retry_after_seconds:?} s")]
+    #[error("rate limited by Dynamic; {}", retry_hint(*retry_after_seconds))]
     RateLimited { retry_after_seconds: Option<i64> },
     #[error("the environment's sandbox user limit is reached: {server_detail}")]
     SandboxLimitReached { server_detail: String },
@@ -87,7 +90,10 @@ pub enum ByoaError {
     Unauthorized { server_detail: String },
     #[error("environment {environment_id} was not found")]
     EnvironmentNotFound { environment_id: String },
-    #[error("Dynamic refused the request (HTTP {status}, code {code:?}): {server_detail}")]
+    #[error(
+        "Dynamic refused the request (HTTP {status}{}): {server_detail}",
+        code_part(code.as_deref())
+    )]
     RequestRejected {
         status: i32,
         code: Option<String>,
@@ -96,7 +102,7 @@ pub enum ByoaError {
     #[error("Dynamic had a server error (HTTP {status}): {server_detail}")]
     ServerError { status: i32, server_detail: String },
 
-    // --- Device binding (see `binding`). ---
+    // --- Device binding (see `device`). ---
     #[error("Dynamic refused the device signature ({reason}): {server_detail}")]
     DeviceSignatureRejected {
         reason: DeviceSignatureReason,
@@ -199,6 +205,21 @@ impl ByoaError {
             ErrorCategory::RetryLater | ErrorCategory::Network
         )
     }
+}
+
+/// The `RateLimited` text's advice: the server's delay when it gave one (users read this text;
+/// Rust's `Some(30)` must not reach them).
+fn retry_hint(retry_after_seconds: Option<i64>) -> String {
+    match retry_after_seconds {
+        Some(seconds) => format!("retry after {seconds} s"),
+        None => "retry later".to_owned(),
+    }
+}
+
+/// The `RequestRejected` text's code part: `, code <code>`, or nothing when the body had none.
+fn code_part(code: Option<&str>) -> String {
+    code.map(|code| format!(", code {code}"))
+        .unwrap_or_default()
 }
 
 /// What an app does about an error; see `ByoaError::category`.
@@ -383,6 +404,58 @@ impl From<Option<ExternalAuthRejection>> for RejectionReason {
     }
 }
 
+/// Why Dynamic refused a device signature (`device_signature_rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum DeviceSignatureReason {
+    /// The request carried no (or incomplete) device headers and the environment requires them.
+    MissingHeaders,
+    /// The nonce was not issued by Dynamic for this environment.
+    UnknownNonce,
+    /// The nonce was already used (a replayed request).
+    ReusedNonce,
+    /// The nonce expired before it was used.
+    ExpiredNonce,
+    /// The device public key is not a compressed P-256 key.
+    InvalidPublicKey,
+    /// The signature does not verify under the device public key.
+    InvalidSignature,
+    /// The signature is valid but by another device than the one that signed the session in.
+    KeyMismatch,
+    /// The server's text named nothing recognisable; `server_detail` has it.
+    Unknown,
+}
+
+impl std::fmt::Display for DeviceSignatureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::MissingHeaders => "missing_headers",
+            Self::UnknownNonce => "unknown_nonce",
+            Self::ReusedNonce => "reused_nonce",
+            Self::ExpiredNonce => "expired_nonce",
+            Self::InvalidPublicKey => "invalid_public_key",
+            Self::InvalidSignature => "invalid_signature",
+            Self::KeyMismatch => "key_mismatch",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+impl From<Option<DeviceSignatureRejection>> for DeviceSignatureReason {
+    fn from(reason: Option<DeviceSignatureRejection>) -> Self {
+        use DeviceSignatureRejection as R;
+        match reason {
+            Some(R::MissingHeaders) => Self::MissingHeaders,
+            Some(R::UnknownNonce) => Self::UnknownNonce,
+            Some(R::ReusedNonce) => Self::ReusedNonce,
+            Some(R::ExpiredNonce) => Self::ExpiredNonce,
+            Some(R::InvalidPublicKey) => Self::InvalidPublicKey,
+            Some(R::InvalidSignature) => Self::InvalidSignature,
+            Some(R::KeyMismatch) => Self::KeyMismatch,
+            None => Self::Unknown,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum NetworkErrorKind {
     /// No connection could be made (DNS, refused, unreachable, or the connection attempt timed
@@ -407,8 +480,55 @@ impl std::fmt::Display for NetworkErrorKind {
     }
 }
 
-/// Internal errors, with the detail the public enum leaves out.
-#[derive(Debug, thiserror::Error)]
+/// A preflight failure. Each has its own public error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreflightError {
+    #[error("empty JWT")]
+    Empty,
+    #[error("{size} bytes is over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not three base64url segments: {detail}")]
+    Malformed { detail: String },
+    #[error("{segment} is not a JSON object")]
+    NotJson { segment: &'static str },
+    #[error("algorithm {alg:?} is not asymmetric")]
+    UnsupportedAlgorithm { alg: Option<String> },
+    #[error("missing claim {claim}")]
+    MissingClaim { claim: &'static str },
+    #[error("claim {claim} must be {expected}")]
+    InvalidClaim {
+        claim: &'static str,
+        expected: &'static str,
+    },
+    #[error("expired at {exp}")]
+    Expired { exp: i64, now: i64, leeway: u64 },
+    #[error("{claim} {at} is in the future")]
+    NotYetValid {
+        claim: &'static str,
+        at: i64,
+        now: i64,
+        leeway: u64,
+    },
+    #[error("sub does not match externalUserId")]
+    SubjectMismatch {
+        sub: String,
+        external_user_id: String,
+    },
+    #[error("invalid session public key")]
+    InvalidSessionPublicKey,
+}
+
+impl PreflightError {
+    /// True for a failure that depends on the current time (and so on the device's clock).
+    pub fn is_time_window(&self) -> bool {
+        matches!(self, Self::Expired { .. } | Self::NotYetValid { .. })
+    }
+}
+
+/// Internal errors, with the detail the public enum leaves out. `Clone` so that callers who
+/// share one request (`SingleFlight`) share its error in this form too: there is no second,
+/// already-public form to check.
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum Error {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
@@ -424,11 +544,9 @@ pub(crate) enum Error {
     Transport(HttpError),
     #[error("overall request timeout elapsed")]
     Deadline,
-    #[error("undecodable response (HTTP {status}): {source}")]
-    Decode {
-        status: u16,
-        source: serde_json::Error,
-    },
+    /// `detail` is serde's message, which may quote the body: scrubbed when mapped.
+    #[error("undecodable response (HTTP {status}): {detail}")]
+    Decode { status: u16, detail: String },
     #[error("incomplete response (HTTP {status}): {detail}")]
     Incomplete { status: u16, detail: &'static str },
     #[error("invalid configuration `{field}`: {detail}")]
@@ -443,9 +561,13 @@ pub(crate) enum Error {
     SessionChanged,
     #[error("storage: {0}")]
     Storage(StorageError),
-    /// An error already in public form, shared by several callers of one request.
-    #[error("{0}")]
-    Public(ByoaError),
+    #[error("key signer: {0}")]
+    KeySigner(KeySignerError),
+    #[error("the token is not bound to the session key sent")]
+    SessionKeyMismatch,
+    /// The environment requires a device signature and none could be made; why not.
+    #[error("no device signature could be made: {0}")]
+    DeviceNonceUnavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -453,31 +575,28 @@ pub(crate) enum Error {
 impl Error {
     /// True when Dynamic answered 401: it no longer accepts the bearer.
     pub fn is_unauthorized(&self) -> bool {
-        match self {
-            Self::Http { status, .. } => *status == 401,
-            Self::Public(public) => matches!(public, ByoaError::Unauthorized { .. }),
-            _ => false,
-        }
+        matches!(self, Self::Http { status: 401, .. })
     }
 
     /// True when a 401 says the session was revoked (rather than expired or unknown).
     pub fn says_revoked(&self) -> bool {
-        let text = match self {
-            Self::Http { body, .. } => body
-                .as_ref()
-                .and_then(|b| b.text_message())
-                .map(str::to_owned),
-            Self::Public(ByoaError::Unauthorized { server_detail }) => Some(server_detail.clone()),
-            _ => None,
+        let Self::Http {
+            body: Some(body), ..
+        } = self
+        else {
+            return false;
         };
-        text.is_some_and(|t| t.to_ascii_lowercase().contains("revoked"))
+        body.text_message()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("revoked"))
     }
 }
 
+/// The one mapping from internal errors to the public enum. Every `ByoaError` the library
+/// returns is made here (or by the helpers below it), from an internal `Error`.
 impl From<Error> for ByoaError {
     fn from(error: Error) -> Self {
         match error {
-            Error::Preflight(preflight) => preflight.into(),
+            Error::Preflight(preflight) => from_preflight(preflight),
             Error::Http {
                 status,
                 body,
@@ -489,10 +608,10 @@ impl From<Error> for ByoaError {
                 kind: NetworkErrorKind::Timeout,
                 detail: "the request timeout elapsed".into(),
             },
-            Error::Decode { status, source } => Self::InvalidResponse {
+            Error::Decode { status, detail } => Self::InvalidResponse {
                 status: status.into(),
                 // serde quotes offending values; a token in the wrong field must not be shown.
-                detail: scrub(&format!("body does not match the contract: {source}")),
+                detail: scrub(&format!("body does not match the contract: {detail}")),
             },
             Error::Incomplete { status, detail } => Self::InvalidResponse {
                 status: status.into(),
@@ -511,7 +630,13 @@ impl From<Error> for ByoaError {
             Error::Storage(error) => Self::StorageUnavailable {
                 error: error.scrubbed(),
             },
-            Error::Public(error) => error,
+            Error::KeySigner(error) => Self::KeyUnavailable {
+                error: error.scrubbed(),
+            },
+            Error::SessionKeyMismatch => Self::SessionKeyMismatch,
+            Error::DeviceNonceUnavailable(why) => Self::DeviceNonceUnavailable {
+                detail: scrub(&why),
+            },
             Error::Internal(detail) => Self::Internal { detail },
         }
     }
@@ -579,11 +704,69 @@ fn from_transport(source: &HttpError) -> ByoaError {
     }
 }
 
+impl From<PreflightError> for ByoaError {
+    fn from(error: PreflightError) -> Self {
+        Error::Preflight(error).into()
+    }
+}
+
+/// A preflight failure: each has its own code.
+fn from_preflight(error: PreflightError) -> ByoaError {
+    use ByoaError as B;
+    use PreflightError as P;
+    match error {
+        P::Empty => B::EmptyJwt,
+        P::TooLarge { size, limit } => B::JwtTooLarge {
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        },
+        P::Malformed { detail } => B::MalformedJwt { detail },
+        P::NotJson { segment } => B::JwtNotJson {
+            segment: segment.into(),
+        },
+        // The header's `alg` is the token's own text: anything, a token included.
+        P::UnsupportedAlgorithm { alg } => B::UnsupportedAlgorithm {
+            alg: alg.map_or_else(|| "(missing)".into(), |alg| scrub(&alg)),
+        },
+        P::MissingClaim { claim } => B::MissingClaim {
+            claim: claim.into(),
+        },
+        P::InvalidClaim { claim, expected } => B::InvalidClaim {
+            claim: claim.into(),
+            expected: expected.into(),
+        },
+        P::Expired { exp, now, leeway } => B::JwtExpired {
+            expired_at_ms: epoch_ms(exp),
+            now_ms: epoch_ms(now),
+            leeway_seconds: leeway as i64,
+        },
+        P::NotYetValid {
+            claim,
+            at,
+            now,
+            leeway,
+        } => B::JwtNotYetValid {
+            claim: claim.into(),
+            valid_from_ms: epoch_ms(at),
+            now_ms: epoch_ms(now),
+            leeway_seconds: leeway as i64,
+        },
+        P::SubjectMismatch {
+            sub,
+            external_user_id,
+        } => B::ExternalUserIdMismatch {
+            // Both are the app's input: if it passed a token by mistake, it must not be shown.
+            jwt_sub: scrub(&sub),
+            external_user_id: scrub(&external_user_id),
+        },
+        P::InvalidSessionPublicKey => B::InvalidSessionPublicKey,
+    }
+}
+
+/// A foreign callback failed in a way its interface does not declare (uniffi's catch-all).
 impl From<uniffi::UnexpectedUniFFICallbackError> for ByoaError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Internal {
-            detail: scrub(&error.reason),
-        }
+        Error::Internal(scrub(&error.reason)).into()
     }
 }
 
@@ -802,6 +985,64 @@ mod tests {
         assert_eq!(http(404, None).code_str(), "request_rejected");
         assert_eq!(http(503, None).code_str(), "server_error");
         assert_eq!(http(400, None).code_str(), "request_rejected");
+    }
+
+    #[test]
+    fn optional_fields_read_as_text_not_as_rust_debug() {
+        let limited = |retry_after_seconds| ByoaError::RateLimited {
+            retry_after_seconds,
+        };
+        assert_eq!(
+            limited(Some(30)).to_string(),
+            "rate limited by Dynamic; retry after 30 s"
+        );
+        assert_eq!(
+            limited(None).to_string(),
+            "rate limited by Dynamic; retry later"
+        );
+        let rejected = |code: Option<&str>| ByoaError::RequestRejected {
+            status: 400,
+            code: code.map(str::to_owned),
+            server_detail: "bad request".into(),
+        };
+        assert_eq!(
+            rejected(Some("bad_request")).to_string(),
+            "Dynamic refused the request (HTTP 400, code bad_request): bad request"
+        );
+        assert_eq!(
+            rejected(None).to_string(),
+            "Dynamic refused the request (HTTP 400): bad request"
+        );
+    }
+
+    #[test]
+    fn device_errors_map_to_their_codes_with_scrubbed_text() {
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let no_nonce = ByoaError::from(Error::DeviceNonceUnavailable(format!("near {jwt}")));
+        assert_eq!(no_nonce.code_str(), "device_nonce_unavailable");
+        let failed = KeySignerError::Failed { detail: jwt.into() };
+        let no_key = ByoaError::from(Error::KeySigner(failed));
+        assert_eq!(no_key.code_str(), "key_unavailable");
+        for error in [no_nonce, no_key] {
+            assert!(!error.to_string().contains(jwt), "{error}");
+        }
+        let mismatch = ByoaError::from(Error::SessionKeyMismatch);
+        assert_eq!(mismatch.code_str(), "session_key_mismatch");
+    }
+
+    #[test]
+    fn a_shared_error_is_checked_in_its_one_form() {
+        let body = ApiErrorBody::coded("session revoked", "unauthorized");
+        let refused = Error::Http {
+            status: 401,
+            body: Some(Box::new(body)),
+            retry_after_seconds: None,
+            environment_id: "env".into(),
+        };
+        // What every caller of one shared request receives.
+        let shared = refused.clone();
+        assert!(shared.is_unauthorized() && shared.says_revoked());
+        assert!(!Error::Deadline.is_unauthorized());
     }
 
     #[test]

@@ -4,19 +4,23 @@
 //! Each function takes arbitrary bytes, runs one parser the network or the disk can reach, and
 //! asserts more than "no panic" where it can: what is accepted has what acceptance promises,
 //! what decodes re-encodes to the same thing, and no error text carries a token-shaped run.
+//!
+//! May import: anything (nothing imports it).
 
 use dynamic_byoa_contract::{ApiErrorBody, JwksResponse, VerifyResponse};
 
 use std::sync::Arc;
 
 use crate::config::{ClientConfig, Settings};
-use crate::device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
+use crate::device::keys::SoftwareKeySigner;
 use crate::error::{ByoaError, Error};
-use crate::http::{HttpHeader, HttpResponse};
-use crate::preflight::{self, Expectations};
-use crate::redact::scrub;
-use crate::storage::{MemoryStorage, SessionStorage, StoredSession};
-use crate::transport;
+use crate::jwt::preflight::{self, Expectations};
+use crate::network;
+use crate::ports::http::{HttpHeader, HttpResponse};
+use crate::ports::key_signer::{KeySigner, KeySignerError};
+use crate::ports::storage::{MemoryStorage, SessionStorage};
+use crate::session::record::StoredSession;
+use crate::support::redact::scrub;
 
 const ENV: &str = "2762a57b-faa4-41ce-9f16-abff9300e2c9";
 const URL: &str = "https://app.dynamicauth.com/api/v0/sdk/e/externalAuth/signin";
@@ -71,11 +75,12 @@ pub fn stored_record(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(record) = StoredSession::decode(text) {
-        let encoded = record.encode();
+    if let Ok(decoded) = StoredSession::decode(text) {
+        let encoded = decoded.record.encode();
         let again = StoredSession::decode(&encoded).expect("a record re-encodes decodably");
+        assert_eq!(again.upgraded_from, None, "a re-encoded record is current");
         assert_eq!(
-            again.encode(),
+            again.record.encode(),
             encoded,
             "decode ∘ encode is not the identity"
         );
@@ -84,7 +89,7 @@ pub fn stored_record(data: &[u8]) {
 
 /// A platform `KeySigner`'s signature, raw or DER.
 pub fn der_signature(data: &[u8]) {
-    if let Some(raw) = crate::device_keys::der_to_raw(data) {
+    if let Some(raw) = crate::device::keys::der_to_raw(data) {
         assert!(
             data.len() <= 72,
             "a P-256 DER signature is at most 72 bytes"
@@ -141,14 +146,14 @@ pub fn response(data: &[u8]) {
         body: body.to_vec(),
         url: Some(URL.into()),
     };
-    let answer = match transport::checked(response, URL) {
+    let answer = match network::checked(response, URL) {
         Ok(answer) => answer,
         Err(error) => return assert_scrubbed(&error.into()),
     };
     let decoded = [
-        transport::decode::<VerifyResponse>(answer.clone()).map(drop),
-        transport::decode::<JwksResponse>(answer.clone()).map(drop),
-        transport::decode::<ApiErrorBody>(answer).map(drop),
+        network::decode::<VerifyResponse>(answer.clone()).map(drop),
+        network::decode::<JwksResponse>(answer.clone()).map(drop),
+        network::decode::<ApiErrorBody>(answer).map(drop),
     ];
     for error in decoded.into_iter().filter_map(Result::err) {
         assert_scrubbed(&error.into());
@@ -182,7 +187,7 @@ pub fn session_token(data: &[u8]) {
     let Ok(keys) = serde_json::from_str::<JwksResponse>(jwks) else {
         return;
     };
-    if let Err(error) = crate::jwks::check_token_text(&keys, token, ENV, "user-1") {
+    if let Err(error) = crate::jwt::jwks::check_token_text(&keys, token, ENV, "user-1") {
         assert_scrubbed(&error.into());
     }
 }
@@ -192,7 +197,7 @@ pub fn session_token(data: &[u8]) {
 pub fn elevated_token(data: &[u8]) {
     let token = String::from_utf8_lossy(data);
     let now = 1_800_000_000;
-    match crate::step_up::read_claims(&token, ENV, "user-1", now) {
+    match crate::jwt::step_up::read_claims(&token, ENV, "user-1", now) {
         Ok(claims) => {
             assert!(claims.exp > now, "accepted an expired elevated token");
             assert!(claims.environment_id.as_deref().is_none_or(|e| e == ENV));

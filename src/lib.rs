@@ -18,53 +18,46 @@
 
 uniffi::setup_scaffolding!("dynamic_byoa");
 
-mod binding;
-pub mod bridge;
+// The layers, each importing only those below it (scripts/check-module-cycles.py keeps the graph
+// acyclic): support < ports < error < config < network < jwt < device < session < client < api.
+mod api;
 mod client;
-pub mod clock;
 mod config;
-mod device_keys;
+mod device;
 mod error;
-mod events;
-mod exchange;
-mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
-mod http;
-mod jwks;
-mod lifecycle;
-mod logging;
-mod nonces;
-pub mod preflight;
-mod provider;
-pub mod redact;
-mod runtime;
-mod scheduler;
+mod jwt;
+mod network;
+mod ports;
 mod session;
-mod single_flight;
-mod step_up;
-mod storage;
-mod transport;
+mod support;
 
-pub use binding::DeviceSignatureReason;
+pub use api::bridge;
+pub use api::{
+    AccessTokenOptions, AuthModule, DEFAULT_MIN_TTL_SECONDS, DynamicClient, ExternalAuthModule,
+};
 pub use config::{
     ClientConfig, DEFAULT_CLOCK_LEEWAY_SECONDS, DEFAULT_REFRESH_MARGIN_SECONDS,
     DEFAULT_REQUEST_TIMEOUT_MS,
 };
-pub use device_keys::{KeySigner, KeySignerError, SoftwareKeySigner};
-pub use error::{ByoaError, ERROR_CODES, ErrorCategory, NetworkErrorKind, RejectionReason};
-pub use events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
-pub use exchange::SignInWithExternalJwtParams;
-pub use ffi::{
-    AccessTokenOptions, AuthModule, ClientDependencies, DEFAULT_MIN_TTL_SECONDS, DynamicClient,
-    ExternalAuthModule,
+pub use device::keys::SoftwareKeySigner;
+pub use error::{
+    ByoaError, DeviceSignatureReason, ERROR_CODES, ErrorCategory, NetworkErrorKind, RejectionReason,
 };
-pub use http::{HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport};
-pub use logging::{LogLevel, Logger, set_logger};
-pub use provider::{ExternalJwtProvider, ProviderError};
+pub use jwt::preflight;
+pub use jwt::step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
+pub use network::SDK_VERSION_HEADER;
+pub use ports::ClientDependencies;
+pub use ports::http::{
+    HttpError, HttpHeader, HttpMethod, HttpRequest, HttpResponse, HttpTransport,
+};
+pub use ports::key_signer::{KeySigner, KeySignerError};
+pub use ports::provider::{ExternalJwtProvider, ProviderError, SignInWithExternalJwtParams};
+pub use ports::storage::{FileStorage, MemoryStorage, SessionStorage, StorageError};
+pub use session::events::{AuthListener, AuthState, ListenerHandle, SignOutReason};
 pub use session::{
     CredentialFormat, SessionTokens, SignedInSession, UserProfile, VerifiedCredential,
 };
-pub use step_up::{ElevatedAccess, VerifyWithExternalJwtParams};
-pub use storage::{FileStorage, MemoryStorage, SessionStorage, StorageError};
-pub use transport::SDK_VERSION_HEADER;
+pub use support::logging::{LogLevel, Logger, set_logger};
+pub use support::{clock, redact};

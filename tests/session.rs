@@ -17,6 +17,7 @@ use dynamic_byoa::clock::{Clock, ManualClock};
 use dynamic_byoa::{
     AuthState, ByoaError, ClientConfig, DynamicClient, ExternalJwtProvider, FileStorage,
     MemoryStorage, ProviderError, SessionStorage, SignInWithExternalJwtParams, SignOutReason,
+    StorageError,
 };
 use dynamic_byoa_emulator::{Emulator, EmulatorConfig, EnvironmentConfig, Fault, SigningKey};
 use serde_json::json;
@@ -185,6 +186,52 @@ async fn a_corrupt_or_unknown_version_record_reads_as_storage_corrupt_and_is_kep
     }
 }
 
+const GOLDEN_V1: &str = include_str!("golden/session-record-v1.json");
+const GOLDEN_V2: &str = include_str!("golden/session-record-v2.json");
+
+#[tokio::test]
+async fn a_version_1_record_restores_and_is_upgraded_in_place() {
+    let keychain = SimulatedKeychain::new();
+    keychain.put(&session_key(ENV), GOLDEN_V1.trim_end());
+    let client = client_on_storage(ClientConfig::new(ENV), keychain.clone());
+    let AuthState::SignedIn { session } = client.auth().restore().await else {
+        panic!("a version 1 record restores");
+    };
+    assert_eq!(session.user.external_user_id.as_deref(), Some("user-123"));
+    assert_eq!(session.user.scopes, ["user:basic"]);
+    assert_eq!(session.expires_at_ms, 4_102_444_800_000);
+    let tokens = client.auth().tokens().expect("the tokens came back");
+    assert_eq!(tokens.bearer_token(), "golden.bearer.token");
+    assert_eq!(
+        keychain.peek(&session_key(ENV)).as_deref(),
+        Some(GOLDEN_V2.trim_end()),
+        "rewritten as the current version"
+    );
+}
+
+#[tokio::test]
+async fn a_record_of_a_newer_version_is_kept_and_reported_not_signed_out() {
+    let newer = GOLDEN_V2
+        .trim_end()
+        .replace(r#""version":2"#, r#""version":3"#);
+    let keychain = SimulatedKeychain::new();
+    keychain.put(&session_key(ENV), &newer);
+    let client = client_on_storage(ClientConfig::new(ENV), keychain.clone());
+    let state = client.auth().restore().await;
+    let AuthState::StorageUnavailable {
+        error: StorageError::Failed { detail },
+    } = &state
+    else {
+        panic!("a newer record reads as an unusable store, not signed out: {state:?}");
+    };
+    assert!(detail.contains("record version 3"), "{detail}");
+    assert_eq!(
+        keychain.peek(&session_key(ENV)),
+        Some(newer),
+        "never deleted"
+    );
+}
+
 #[tokio::test]
 async fn a_fresh_install_discards_a_session_left_by_a_previous_install() {
     let fx = Fixture::start().await;
@@ -302,9 +349,7 @@ async fn concurrent_refreshes_share_one_request() {
             tokio::spawn(async move { client.auth().refresh().await })
         })
         .collect();
-    while fx.requests(REFRESH) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(REFRESH).await;
     hold.release();
     for caller in callers {
         caller.await.unwrap().unwrap();
@@ -568,9 +613,7 @@ async fn a_sign_in_in_flight_when_sign_out_starts_never_ends_signed_in() {
         let (client, jwt) = (client.clone(), fx.jwt_for("zed"));
         tokio::spawn(async move { sign_in(&client, &jwt, "zed").await })
     };
-    while fx.requests(SIGNIN) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(SIGNIN).await;
     client.auth().sign_out().await;
     hold.release();
     let outcome = pending.await.unwrap();
@@ -628,9 +671,7 @@ async fn fifty_concurrent_identical_sign_ins_make_one_request() {
             tokio::spawn(async move { sign_in(&client, &jwt, "dup").await })
         })
         .collect();
-    while fx.requests(SIGNIN) == 0 {
-        tokio::task::yield_now().await;
-    }
+    fx.wait_for_request(SIGNIN).await;
     hold.release();
     let users: Vec<String> = futures_join(callers)
         .await
@@ -970,16 +1011,4 @@ async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
         results.push(handle.await.unwrap());
     }
     results
-}
-
-/// Waits (bounded at 10 s, against a hang) until `done` holds, yielding in between.
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }

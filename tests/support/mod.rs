@@ -104,19 +104,29 @@ impl Fixture {
         self.issuer.mint(&claims)
     }
 
-    /// Waits (at most 10 s, a bound, not a pause) until a request to `route` has arrived.
+    /// Waits (bounded, see [`wait_until`]) until a request to `route` has arrived.
     pub async fn wait_for_request(&self, route: &str) {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while self.requests(route) == 0 {
-                tokio::task::yield_now().await;
-            }
+        wait_until(&format!("a request to {route}"), || {
+            self.requests(route) > 0
         })
-        .await
-        .unwrap_or_else(|_| panic!("no request to {route} arrived"));
+        .await;
     }
 
     pub fn signin_requests(&self) -> usize {
         self.emulator.request_count(ENV, "externalAuth/signin")
+    }
+}
+
+/// The one way the tests wait for something to happen: polls `done` every 2 ms and fails the
+/// test after 10 s (a bound against a hang, not a pause: it returns as soon as `done` holds).
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

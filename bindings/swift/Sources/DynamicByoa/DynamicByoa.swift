@@ -4582,9 +4582,11 @@ public enum AuthState: Equatable, Hashable {
     case signedIn(session: SignedInSession
     )
     /**
-     * The secure store could not be read (device locked, protected data not yet available).
-     * The stored session is kept, not deleted; call `auth().restore()` again once the store
-     * is readable (for example when the app becomes active). Not signed out.
+     * The secure store could not be read (device locked, protected data not yet available),
+     * or it holds a session record of a newer version of this library (after an app
+     * downgrade; `StorageError::Failed` says so). The stored session is kept, not deleted;
+     * call `auth().restore()` again once the store is readable (for example when the app
+     * becomes active). Not signed out.
      */
     case storageUnavailable(error: StorageError
     )
@@ -6277,8 +6279,9 @@ public enum SignOutReason: Equatable, Hashable {
      */
     case replaced
     /**
-     * The stored session could not be decoded (or came from an unknown record version); it
-     * was treated as absent. The record is left in place, not deleted.
+     * The stored session could not be decoded (or is not a record this library ever wrote); it
+     * was treated as absent. The record is left in place, not deleted. (A record written by a
+     * newer version of the library reads as `StorageUnavailable` instead.)
      */
     case storageCorrupt
     /**
@@ -7007,18 +7010,6 @@ public func softwareKeySigner(storage: SessionStorage) -> KeySigner  {
 })
 }
 /**
- * Sends the core's logs at `level` and above to `logger`, for every client in the process;
- * `None` turns logging off (the default). Calling it again replaces the logger and level.
- */
-public func setLogger(logger: Logger?, level: LogLevel)  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_dynamic_byoa_fn_func_set_logger(
-        FfiConverterOptionTypeLogger.lower(logger),
-        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
-    )
-}
-}
-/**
  * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
  * desktop tools and tests; on phones use the platform's secure store.
  */
@@ -7039,6 +7030,18 @@ public func memoryStorage() -> SessionStorage  {
     uniffi_dynamic_byoa_fn_func_memory_storage(uniffiCallStatus
     )
 })
+}
+/**
+ * Sends the core's logs at `level` and above to `logger`, for every client in the process;
+ * `None` turns logging off (the default). Calling it again replaces the logger and level.
+ */
+public func setLogger(logger: Logger?, level: LogLevel)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dynamic_byoa_fn_func_set_logger(
+        FfiConverterOptionTypeLogger.lower(logger),
+        FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
+    )
+}
 }
 
 private enum InitializationResult {

@@ -243,6 +243,12 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD0
 typedef void (*UniffiCallbackInterfaceKeySignerMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -260,26 +266,6 @@ typedef void (*UniffiCallbackInterfaceKeySignerMethod1)(uint64_t, RustBuffer, Ru
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD2
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_SIGNER_METHOD2
 typedef void (*UniffiCallbackInterfaceKeySignerMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
-    );
-
-#endif
-#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
-#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
-typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
-        RustCallStatus *_Nonnull uniffiCallStatus
-    );
-
-#endif
-#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
-#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HTTP_TRANSPORT_METHOD0
-typedef void (*UniffiCallbackInterfaceHttpTransportMethod0)(uint64_t, uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
-    );
-
-#endif
-#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
-#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
-typedef void (*UniffiCallbackInterfaceLoggerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -311,24 +297,18 @@ typedef void (*UniffiCallbackInterfaceSessionStorageMethod2)(uint64_t, RustBuffe
     );
 
 #endif
-#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
-#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
-typedef struct UniffiVTableCallbackInterfaceKeySigner {
-    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
-    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
-    UniffiCallbackInterfaceKeySignerMethod0 _Nonnull getOrCreateKey;
-    UniffiCallbackInterfaceKeySignerMethod1 _Nonnull sign;
-    UniffiCallbackInterfaceKeySignerMethod2 _Nonnull deleteKey;
-} UniffiVTableCallbackInterfaceKeySigner;
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_AUTH_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceAuthListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
 
 #endif
-#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
-#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
-typedef struct UniffiVTableCallbackInterfaceAuthListener {
-    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
-    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
-    UniffiCallbackInterfaceAuthListenerMethod0 _Nonnull onStateChanged;
-} UniffiVTableCallbackInterfaceAuthListener;
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOGGER_METHOD0
+typedef void (*UniffiCallbackInterfaceLoggerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HTTP_TRANSPORT
@@ -340,13 +320,15 @@ typedef struct UniffiVTableCallbackInterfaceHttpTransport {
 } UniffiVTableCallbackInterfaceHttpTransport;
 
 #endif
-#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
-#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
-typedef struct UniffiVTableCallbackInterfaceLogger {
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEY_SIGNER
+typedef struct UniffiVTableCallbackInterfaceKeySigner {
     UniffiCallbackInterfaceFree _Nonnull uniffiFree;
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
-    UniffiCallbackInterfaceLoggerMethod0 _Nonnull log;
-} UniffiVTableCallbackInterfaceLogger;
+    UniffiCallbackInterfaceKeySignerMethod0 _Nonnull getOrCreateKey;
+    UniffiCallbackInterfaceKeySignerMethod1 _Nonnull sign;
+    UniffiCallbackInterfaceKeySignerMethod2 _Nonnull deleteKey;
+} UniffiVTableCallbackInterfaceKeySigner;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXTERNAL_JWT_PROVIDER
@@ -369,75 +351,23 @@ typedef struct UniffiVTableCallbackInterfaceSessionStorage {
 } UniffiVTableCallbackInterfaceSessionStorage;
 
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
-uint64_t uniffi_dynamic_byoa_fn_clone_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_AUTH_LISTENER
+typedef struct UniffiVTableCallbackInterfaceAuthListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceAuthListenerMethod0 _Nonnull onStateChanged;
+} UniffiVTableCallbackInterfaceAuthListener;
+
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
-void uniffi_dynamic_byoa_fn_free_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
-void uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(const UniffiVTableCallbackInterfaceKeySigner* _Nonnull vtable
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
-RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
-RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_sign(uint64_t ptr, RustBuffer name, RustBuffer message, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
-void uniffi_dynamic_byoa_fn_method_keysigner_delete_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
-uint64_t uniffi_dynamic_byoa_fn_clone_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
-void uniffi_dynamic_byoa_fn_free_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
-void uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(const UniffiVTableCallbackInterfaceAuthListener* _Nonnull vtable
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
-void uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
-uint64_t uniffi_dynamic_byoa_fn_clone_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
-void uniffi_dynamic_byoa_fn_free_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
-void uniffi_dynamic_byoa_fn_method_listenerhandle_remove(uint64_t ptr, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_UNIFFI_TRAIT_DEBUG
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_UNIFFI_TRAIT_DEBUG
-RustBuffer uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(uint64_t ptr, RustCallStatus *_Nonnull out_status
-);
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOGGER
+typedef struct UniffiVTableCallbackInterfaceLogger {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLoggerMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogger;
+
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHMODULE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHMODULE
@@ -639,24 +569,34 @@ void uniffi_dynamic_byoa_fn_init_callback_vtable_httptransport(const UniffiVTabl
 uint64_t uniffi_dynamic_byoa_fn_method_httptransport_send(uint64_t ptr, uint64_t request
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
-uint64_t uniffi_dynamic_byoa_fn_clone_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_KEYSIGNER
+uint64_t uniffi_dynamic_byoa_fn_clone_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
-void uniffi_dynamic_byoa_fn_free_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_KEYSIGNER
+void uniffi_dynamic_byoa_fn_free_keysigner(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
-void uniffi_dynamic_byoa_fn_init_callback_vtable_logger(const UniffiVTableCallbackInterfaceLogger* _Nonnull vtable
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_KEYSIGNER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(const UniffiVTableCallbackInterfaceKeySigner* _Nonnull vtable
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
-void uniffi_dynamic_byoa_fn_method_logger_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_SIGN
+RustBuffer uniffi_dynamic_byoa_fn_method_keysigner_sign(uint64_t ptr, RustBuffer name, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_KEYSIGNER_DELETE_KEY
+void uniffi_dynamic_byoa_fn_method_keysigner_delete_key(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_EXTERNALJWTPROVIDER
@@ -677,6 +617,36 @@ void uniffi_dynamic_byoa_fn_init_callback_vtable_externaljwtprovider(const Uniff
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
 uint64_t uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
+uint64_t uniffi_dynamic_byoa_fn_clone_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
+void uniffi_dynamic_byoa_fn_free_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
+void uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(const UniffiVTableCallbackInterfaceSessionStorage* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
+RustBuffer uniffi_dynamic_byoa_fn_method_sessionstorage_get(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
+void uniffi_dynamic_byoa_fn_method_sessionstorage_set(uint64_t ptr, RustBuffer key, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
+void uniffi_dynamic_byoa_fn_method_sessionstorage_delete(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONTOKENS
@@ -714,34 +684,64 @@ RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_debug(uint64
 RustBuffer uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_SESSIONSTORAGE
-uint64_t uniffi_dynamic_byoa_fn_clone_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_AUTHLISTENER
+uint64_t uniffi_dynamic_byoa_fn_clone_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_SESSIONSTORAGE
-void uniffi_dynamic_byoa_fn_free_sessionstorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_AUTHLISTENER
+void uniffi_dynamic_byoa_fn_free_authlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_SESSIONSTORAGE
-void uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(const UniffiVTableCallbackInterfaceSessionStorage* _Nonnull vtable
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_AUTHLISTENER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(const UniffiVTableCallbackInterfaceAuthListener* _Nonnull vtable
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_GET
-RustBuffer uniffi_dynamic_byoa_fn_method_sessionstorage_get(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+void uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_SET
-void uniffi_dynamic_byoa_fn_method_sessionstorage_set(uint64_t ptr, RustBuffer key, RustBuffer value, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LISTENERHANDLE
+uint64_t uniffi_dynamic_byoa_fn_clone_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SESSIONSTORAGE_DELETE
-void uniffi_dynamic_byoa_fn_method_sessionstorage_delete(uint64_t ptr, RustBuffer key, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LISTENERHANDLE
+void uniffi_dynamic_byoa_fn_free_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_REMOVE
+void uniffi_dynamic_byoa_fn_method_listenerhandle_remove(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LISTENERHANDLE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_CLONE_LOGGER
+uint64_t uniffi_dynamic_byoa_fn_clone_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FREE_LOGGER
+void uniffi_dynamic_byoa_fn_free_logger(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_INIT_CALLBACK_VTABLE_LOGGER
+void uniffi_dynamic_byoa_fn_init_callback_vtable_logger(const UniffiVTableCallbackInterfaceLogger* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_LOGGER_LOG
+void uniffi_dynamic_byoa_fn_method_logger_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_BYOAERROR_CATEGORY
@@ -764,14 +764,14 @@ int8_t uniffi_dynamic_byoa_fn_method_byoaerror_is_retryable(RustBuffer ptr, Rust
 RustBuffer uniffi_dynamic_byoa_fn_method_byoaerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
-RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
-RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_HTTPHEADER_UNIFFI_TRAIT_DEBUG
@@ -784,14 +784,14 @@ RustBuffer uniffi_dynamic_byoa_fn_method_httpheader_uniffi_trait_debug(RustBuffe
 RustBuffer uniffi_dynamic_byoa_fn_method_httpresponse_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
-RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_VERIFYWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
-RustBuffer uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_METHOD_SIGNINWITHEXTERNALJWTPARAMS_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_BRIDGE_ELEVATED_ACCESS_JSON
@@ -819,11 +819,6 @@ RustBuffer uniffi_dynamic_byoa_fn_func_bridge_state_json(RustBuffer state, RustC
 uint64_t uniffi_dynamic_byoa_fn_func_software_key_signer(uint64_t storage, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
-void uniffi_dynamic_byoa_fn_func_set_logger(RustBuffer logger, RustBuffer level, RustCallStatus *_Nonnull out_status
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_FILE_STORAGE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_FILE_STORAGE
 uint64_t uniffi_dynamic_byoa_fn_func_file_storage(RustBuffer directory, RustCallStatus *_Nonnull out_status
@@ -833,6 +828,11 @@ uint64_t uniffi_dynamic_byoa_fn_func_file_storage(RustBuffer directory, RustCall
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_MEMORY_STORAGE
 uint64_t uniffi_dynamic_byoa_fn_func_memory_storage(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_FN_FUNC_SET_LOGGER
+void uniffi_dynamic_byoa_fn_func_set_logger(RustBuffer logger, RustBuffer level, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_DYNAMIC_BYOA_RUSTBUFFER_ALLOC
@@ -1125,12 +1125,6 @@ uint16_t uniffi_dynamic_byoa_checksum_func_software_key_signer(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
-uint16_t uniffi_dynamic_byoa_checksum_func_set_logger(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_FILE_STORAGE
 uint16_t uniffi_dynamic_byoa_checksum_func_file_storage(void
@@ -1143,33 +1137,9 @@ uint16_t uniffi_dynamic_byoa_checksum_func_memory_storage(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
-uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
-uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_sign(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
-uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
-uint16_t uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
-uint16_t uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_FUNC_SET_LOGGER
+uint16_t uniffi_dynamic_byoa_checksum_func_set_logger(void
     
 );
 #endif
@@ -1311,15 +1281,45 @@ uint16_t uniffi_dynamic_byoa_checksum_method_httptransport_send(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
-uint16_t uniffi_dynamic_byoa_checksum_method_logger_log(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_GET_OR_CREATE_KEY
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_SIGN
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_KEYSIGNER_DELETE_KEY
+uint16_t uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(void
     
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
 #define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_EXTERNALJWTPROVIDER_FETCH_EXTERNAL_JWT
 uint16_t uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_set(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
+uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(void
     
 );
 #endif
@@ -1341,21 +1341,21 @@ uint16_t uniffi_dynamic_byoa_checksum_method_sessiontokens_id_token(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_GET
-uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_get(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_AUTHLISTENER_ON_STATE_CHANGED
+uint16_t uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_SET
-uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_set(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LISTENERHANDLE_REMOVE
+uint16_t uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
-#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_SESSIONSTORAGE_DELETE
-uint16_t uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
+#define UNIFFI_FFIDEF_UNIFFI_DYNAMIC_BYOA_CHECKSUM_METHOD_LOGGER_LOG
+uint16_t uniffi_dynamic_byoa_checksum_method_logger_log(void
     
 );
 #endif

@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`request`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
 internal interface UniffiCallbackInterfaceKeySignerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -665,15 +668,6 @@ internal interface UniffiCallbackInterfaceKeySignerMethod1 : com.sun.jna.Callbac
 }
 internal interface UniffiCallbackInterfaceKeySignerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
-}
-internal interface UniffiCallbackInterfaceHttpTransportMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`request`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
-}
-internal interface UniffiCallbackInterfaceLoggerMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceExternalJwtProviderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
@@ -686,6 +680,31 @@ internal interface UniffiCallbackInterfaceSessionStorageMethod1 : com.sun.jna.Ca
 }
 internal interface UniffiCallbackInterfaceSessionStorageMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceAuthListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceLoggerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
+internal open class UniffiVTableCallbackInterfaceHttpTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHttpTransport(`uniffiFree`,`uniffiClone`,`send`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `send` = other.`send`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "getOrCreateKey", "sign", "deleteKey")
 internal open class UniffiVTableCallbackInterfaceKeySigner(
@@ -709,63 +728,6 @@ internal open class UniffiVTableCallbackInterfaceKeySigner(
         `getOrCreateKey` = other.`getOrCreateKey`
         `sign` = other.`sign`
         `deleteKey` = other.`deleteKey`
-    }
-
-}
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged")
-internal open class UniffiVTableCallbackInterfaceAuthListener(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
-    ): UniffiVTableCallbackInterfaceAuthListener(`uniffiFree`,`uniffiClone`,`onStateChanged`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceAuthListener) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `onStateChanged` = other.`onStateChanged`
-    }
-
-}
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
-internal open class UniffiVTableCallbackInterfaceHttpTransport(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `send`: UniffiCallbackInterfaceHttpTransportMethod0? = null,
-    ): UniffiVTableCallbackInterfaceHttpTransport(`uniffiFree`,`uniffiClone`,`send`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHttpTransport) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `send` = other.`send`
-    }
-
-}
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
-internal open class UniffiVTableCallbackInterfaceLogger(
-    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-    @JvmField internal var `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
-) : Structure() {
-    class UniffiByValue(
-        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
-        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
-        `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
-    ): UniffiVTableCallbackInterfaceLogger(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
-
-   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogger) {
-        `uniffiFree` = other.`uniffiFree`
-        `uniffiClone` = other.`uniffiClone`
-        `log` = other.`log`
     }
 
 }
@@ -813,6 +775,44 @@ internal open class UniffiVTableCallbackInterfaceSessionStorage(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged")
+internal open class UniffiVTableCallbackInterfaceAuthListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onStateChanged`: UniffiCallbackInterfaceAuthListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceAuthListener(`uniffiFree`,`uniffiClone`,`onStateChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceAuthListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onStateChanged` = other.`onStateChanged`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogger(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLoggerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogger(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogger) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -847,21 +847,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_software_key_signer(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_func_set_logger(
-    ): Int
     external fun uniffi_dynamic_byoa_checksum_func_file_storage(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_func_memory_storage(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_keysigner_sign(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(
-    ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(
+    external fun uniffi_dynamic_byoa_checksum_func_set_logger(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_authmodule_access_token(
     ): Int
@@ -909,9 +899,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_httptransport_send(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_logger_log(
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_get_or_create_key(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_sign(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_keysigner_delete_key(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_externaljwtprovider_fetch_external_jwt(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_get(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_set(
+    ): Int
+    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_bearer_token(
     ): Int
@@ -919,11 +919,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dynamic_byoa_checksum_method_sessiontokens_id_token(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_get(
+    external fun uniffi_dynamic_byoa_checksum_method_authlistener_on_state_changed(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_set(
+    external fun uniffi_dynamic_byoa_checksum_method_listenerhandle_remove(
     ): Int
-    external fun uniffi_dynamic_byoa_checksum_method_sessionstorage_delete(
+    external fun uniffi_dynamic_byoa_checksum_method_logger_log(
     ): Int
     external fun uniffi_dynamic_byoa_checksum_constructor_dynamicclient_new(
     ): Int
@@ -954,34 +954,6 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_dynamic_byoa_fn_clone_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_dynamic_byoa_fn_free_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(`vtable`: UniffiVTableCallbackInterfaceKeySigner,
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_keysigner_sign(`ptr`: Long,`name`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_keysigner_delete_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_clone_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_dynamic_byoa_fn_free_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(`vtable`: UniffiVTableCallbackInterfaceAuthListener,
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_clone_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_dynamic_byoa_fn_free_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_remove(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_clone_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_authmodule(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1062,13 +1034,17 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_httptransport_send(`ptr`: Long,`request`: Long,
     ): Long
-    external fun uniffi_dynamic_byoa_fn_clone_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_clone_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_dynamic_byoa_fn_free_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_free_keysigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_logger(`vtable`: UniffiVTableCallbackInterfaceLogger,
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_keysigner(`vtable`: UniffiVTableCallbackInterfaceKeySigner,
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_logger_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_get_or_create_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_sign(`ptr`: Long,`name`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_keysigner_delete_key(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_dynamic_byoa_fn_clone_externaljwtprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1078,6 +1054,18 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_externaljwtprovider_fetch_external_jwt(`ptr`: Long,
     ): Long
+    external fun uniffi_dynamic_byoa_fn_clone_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(`vtable`: UniffiVTableCallbackInterfaceSessionStorage,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_get(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_set(`ptr`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_delete(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_dynamic_byoa_fn_clone_sessiontokens(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_free_sessiontokens(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1092,17 +1080,29 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_sessiontokens_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_clone_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_clone_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_dynamic_byoa_fn_free_sessionstorage(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_free_authlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_sessionstorage(`vtable`: UniffiVTableCallbackInterfaceSessionStorage,
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_authlistener(`vtable`: UniffiVTableCallbackInterfaceAuthListener,
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_get(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_authlistener_on_state_changed(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_clone_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_remove(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_listenerhandle_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_set(`ptr`: Long,`key`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_clone_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dynamic_byoa_fn_free_logger(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_dynamic_byoa_fn_method_sessionstorage_delete(`ptr`: Long,`key`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_init_callback_vtable_logger(`vtable`: UniffiVTableCallbackInterfaceLogger,
+    ): Unit
+    external fun uniffi_dynamic_byoa_fn_method_logger_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_category(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1112,17 +1112,17 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_dynamic_byoa_fn_method_byoaerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_httpheader_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_method_httpresponse_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dynamic_byoa_fn_method_verifywithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dynamic_byoa_fn_method_signinwithexternaljwtparams_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_func_bridge_elevated_access_json(`access`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1134,12 +1134,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dynamic_byoa_fn_func_software_key_signer(`storage`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_dynamic_byoa_fn_func_set_logger(`logger`: RustBuffer.ByValue,`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_dynamic_byoa_fn_func_file_storage(`directory`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dynamic_byoa_fn_func_memory_storage(uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_dynamic_byoa_fn_func_set_logger(`logger`: RustBuffer.ByValue,`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun ffi_dynamic_byoa_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_dynamic_byoa_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -7011,9 +7011,11 @@ sealed class AuthState {
     }
     
     /**
-     * The secure store could not be read (device locked, protected data not yet available).
-     * The stored session is kept, not deleted; call `auth().restore()` again once the store
-     * is readable (for example when the app becomes active). Not signed out.
+     * The secure store could not be read (device locked, protected data not yet available),
+     * or it holds a session record of a newer version of this library (after an app
+     * downgrade; `StorageError::Failed` says so). The stored session is kept, not deleted;
+     * call `auth().restore()` again once the store is readable (for example when the app
+     * becomes active). Not signed out.
      */
     data class StorageUnavailable(
         val `error`: xyz.dynamic.byoa.StorageException) : AuthState()
@@ -8797,8 +8799,9 @@ enum class SignOutReason {
      */
     REPLACED,
     /**
-     * The stored session could not be decoded (or came from an unknown record version); it
-     * was treated as absent. The record is left in place, not deleted.
+     * The stored session could not be decoded (or is not a record this library ever wrote); it
+     * was treated as absent. The record is left in place, not deleted. (A record written by a
+     * newer version of the library reads as `StorageUnavailable` instead.)
      */
     STORAGE_CORRUPT,
     /**
@@ -9444,21 +9447,6 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
     
 
         /**
-         * Sends the core's logs at `level` and above to `logger`, for every client in the process;
-         * `None` turns logging off (the default). Calling it again replaces the logger and level.
-         */ fun `setLogger`(`logger`: Logger?, `level`: LogLevel)
-        = 
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_dynamic_byoa_fn_func_set_logger(
-    
-        
-        FfiConverterOptionalTypeLogger.lower(`logger`),
-        FfiConverterTypeLogLevel.lower(`level`),_status)
-}
-    
-    
-
-        /**
          * A file-backed store in `directory` (atomic writes; owner-only files; not encrypted). For
          * desktop tools and tests; on phones use the platform's secure store.
          */ fun `fileStorage`(`directory`: kotlin.String): SessionStorage {
@@ -9484,6 +9472,21 @@ public object FfiConverterSequenceTypeVerifiedCredential: FfiConverterRustBuffer
 }
     )
     }
+    
+
+        /**
+         * Sends the core's logs at `level` and above to `logger`, for every client in the process;
+         * `None` turns logging off (the default). Calling it again replaces the logger and level.
+         */ fun `setLogger`(`logger`: Logger?, `level`: LogLevel)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dynamic_byoa_fn_func_set_logger(
+    
+        
+        FfiConverterOptionalTypeLogger.lower(`logger`),
+        FfiConverterTypeLogLevel.lower(`level`),_status)
+}
+    
     
 
 
