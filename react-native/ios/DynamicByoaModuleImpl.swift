@@ -250,7 +250,10 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
     }
 
     /// The module is going away (bridge reload, app teardown): no promise settles and no event
-    /// is emitted from now on. Cancelling a task stops it at its next check; a Rust future
+    /// is emitted from now on. The flag is set under `lock` before anything else, and every emit
+    /// and settlement checks it and calls its block in one critical section of `lock`
+    /// (`unlessInvalidated`, `settle`), so when `invalidate` returns to React Native, which then
+    /// frees the C++ module the emitters reach, none is in progress. Cancelling a task stops it at its next check; a Rust future
     /// already running finishes in the core (uniffi's Swift futures do not observe
     /// cancellation) and its result is dropped here.
     @objc
@@ -277,18 +280,18 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
     // MARK: - Events (called by the forwarders)
 
     fileprivate func emitState(handle: Int64, state: AuthState, token: String?) {
-        guard locked({ !invalidated }) else { return }
         // The bearer travels with the state so the TypeScript `auth.token` getter has it
-        // synchronously; it is never logged.
-        emitAuthState([
+        // synchronously; it is never logged. Built before the lock: bridgeStateJson is a core
+        // call (see `unlessInvalidated`).
+        let payload: [String: Any] = [
             "handle": NSNumber(value: handle),
             "stateJson": bridgeStateJson(state: state),
             "token": token ?? NSNull(),
-        ])
+        ]
+        unlessInvalidated { emitAuthState(payload) }
     }
 
     fileprivate func emitLogLine(level: LogLevel, target: String, message: String) {
-        guard locked({ !invalidated }) else { return }
         let name: String
         switch level {
         case .error: name = "error"
@@ -298,10 +301,37 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
         case .trace: name = "trace"
         }
         // Already redacted by the core: no token or piece of one.
-        emitLog(["level": name, "target": target, "message": message])
+        let payload: [String: Any] = ["level": name, "target": target, "message": message]
+        unlessInvalidated { emitLog(payload) }
     }
 
     // MARK: - Plumbing
+
+    /// Runs `emit` (an emitter or a promise block) unless the module was invalidated, with the
+    /// check and the call in ONE critical section of `lock`. `invalidate` sets `invalidated`
+    /// under `lock` first, so once it has taken the lock no emit is in progress and none can
+    /// start: the JSI spec's emitter callback captures the C++ module by reference, and an emit
+    /// that passed the check before `invalidate` and called the emitter after it would reach a
+    /// freed object.
+    ///
+    /// Why this cannot deadlock although `NSLock` is not recursive: the only foreign code ever
+    /// run under `lock` is `emit`, and an emitter or promise block only hands its value to the
+    /// JS thread's invoker (a short internal mutex of React Native's, then `invokeAsync`) and
+    /// returns; it never calls into the core or back into this module. Everything else that
+    /// runs under `lock` is this file's own bookkeeping: no core call, no `ListenerHandle.remove()`,
+    /// no `setLogger`, no `addListener`. The core calls back into the module (a listener's state,
+    /// a log line) only from inside a core call, and no core call is made with `lock` held, so a
+    /// callback never finds its own thread holding the lock. In particular the state listener's
+    /// re-entry into the core (`tokens()`, `bridgeStateJson`, either of which may log, and a log
+    /// line takes `lock` in `emitLogLine`) happens before its emit takes the lock, and the
+    /// listener the core calls synchronously inside `addListener` (its first state) runs while
+    /// `startAuthStateEvents` holds no lock. A `remove()` that waits for a delivery in flight
+    /// waits at most for one short critical section, since it is never called under `lock`.
+    private func unlessInvalidated(_ emit: () -> Void) {
+        locked {
+            if !invalidated { emit() }
+        }
+    }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
@@ -357,25 +387,23 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
             tasks[id] = Task { [weak self] in
                 do {
                     let payload = try await work()
-                    if self?.settles(id) == true {
-                        resolve(payload.objectValue)
-                    }
+                    self?.settle(id) { resolve(payload.objectValue) }
                 } catch {
-                    if self?.settles(id) == true {
-                        let rejection = Self.rejection(error)
-                        reject(rejection.code, rejection.message, rejection.error)
-                    }
+                    // Before the lock: bridgeRejection is a core call (see `unlessInvalidated`).
+                    let rejection = Self.rejection(error)
+                    self?.settle(id) { reject(rejection.code, rejection.message, rejection.error) }
                 }
             }
         }
     }
 
-    /// Removes a finished task; false when its promise must not settle (cancelled by
-    /// `invalidate`).
-    private func settles(_ id: UUID) -> Bool {
+    /// Removes a finished task and settles its promise with `body`, unless `invalidate`
+    /// cancelled it: the check and the settling are one critical section, as an emit's are
+    /// (`unlessInvalidated`), so no promise settles once `invalidate` has begun.
+    private func settle(_ id: UUID, _ body: () -> Void) {
         locked {
             tasks.removeValue(forKey: id)
-            return !invalidated && !Task.isCancelled
+            if !invalidated && !Task.isCancelled { body() }
         }
     }
 
