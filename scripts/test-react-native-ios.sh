@@ -73,6 +73,18 @@ pass "swift names: ${module_swift[*]} checked against the generated Swift and Dy
 # --- 2. Objective-C++ ------------------------------------------------------------------------
 "$python" "$tools/objc_header.py" "$package/ios/DynamicByoaModuleImpl.swift" "$work/DynamicByoa-Swift.h"
 pass "objc interface: DynamicByoa-Swift.h derived from the Swift's @objc declarations"
+# Self-test: a [String] parameter (forced bridging: a non-string element from JavaScript traps)
+# must be refused. Clang cannot tell: it passes an NSArray * to NSArray<NSString *> * silently.
+grep -q 'scopes: \[Any\]' "$package/ios/DynamicByoaModuleImpl.swift" || {
+  echo "test-react-native-ios: getElevatedAccessToken no longer takes scopes: [Any]" >&2
+  exit 1
+}
+sed 's/scopes: \[Any\]/scopes: [String]/' "$package/ios/DynamicByoaModuleImpl.swift" >"$work/TrapsImpl.swift"
+if "$python" "$tools/objc_header.py" "$work/TrapsImpl.swift" "$work/traps.h" 2>/dev/null; then
+  echo "test-react-native-ios: self-test failed: objc_header.py accepted a [String] parameter" >&2
+  exit 1
+fi
+pass "objc interface self-test: a [String] parameter (traps on a non-string element) is refused"
 compile() { # compile SOURCE SPEC_DIR
   clang -fsyntax-only -x objective-c++ -std=c++20 -fobjc-arc -fblocks -fobjc-runtime=ios-15.1 \
     -Wall -Wextra -Wmethod-signatures -Werror -Wno-unused-parameter \

@@ -144,6 +144,7 @@ static NSNumber *_Nullable DynamicByoaOptionalNumber(const std::optional<T> &val
                        resolve:(RCTPromiseResolveBlock)resolve
                         reject:(RCTPromiseRejectBlock)reject
 {
+  // As it came from JavaScript, elements unchecked: the Swift takes [Any] and keeps the strings.
   [_impl getElevatedAccessToken:handle scopes:scopes resolve:resolve reject:reject];
 }
 

@@ -207,13 +207,18 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
         }
     }
 
+    /// `scopes` is `[Any]`, not `[String]`: Swift bridges an `NSArray` argument to `[String]`
+    /// by force, so one element JavaScript passed that is not a string (codegen does not check
+    /// the elements) would trap. The strings are kept and anything else dropped, as the Android
+    /// module and the reference host do.
     @objc(getElevatedAccessToken:scopes:resolve:reject:)
     public func getElevatedAccessToken(
-        handle: Double, scopes: [String],
+        handle: Double, scopes: [Any],
         resolve: @escaping DynamicByoaResolve, reject: @escaping DynamicByoaReject
     ) {
+        let wanted = scopes.compactMap { $0 as? String }
         withClient(handle, resolve, reject) { client in
-            .elevatedToken(client.auth().elevatedAccessToken(scopes: scopes))
+            .elevatedToken(client.auth().elevatedAccessToken(scopes: wanted))
         }
     }
 

@@ -10,8 +10,10 @@ Swift exposes, so that clang can check DynamicByoa.mm's calls against the Swift:
 argument counts, and types. Checks on the way, each failing the run:
   - an `@objc(...)` selector has as many pieces as the function has parameters;
   - every parameter type is one this mapping knows (String, Double, Bool, Int64, NSNumber,
-    [String], [String: Any], optionals of those, and `@Sendable (...) -> Void` closures of them,
-    also through the file's typealiases), so an unbridgeable type fails here, as in Xcode.
+    [Any], [String: Any], optionals of those, and `@Sendable (...) -> Void` closures of them,
+    also through the file's typealiases), so an unbridgeable type fails here, as in Xcode;
+  - no parameter is [String], which Xcode accepts but which traps at run time when JavaScript
+    passes an array with an element that is not a string.
 Not the Swift compiler: nullability and names follow Swift's rules for these types only.
 """
 
@@ -26,13 +28,24 @@ OBJECTS = {
     "NSNumber": "NSNumber *",
     "NSError": "NSError *",
     "Any": "id",
-    "[String]": "NSArray<NSString *> *",
+    # NSArray<id>: what Swift declares for [Any]. Not [String]: see TRAPS.
+    "[Any]": "NSArray *",
     "[String: Any]": "NSDictionary<NSString *, id> *",
 }
 SCALARS = {"Double": "double", "Bool": "BOOL", "Int64": "int64_t", "Void": "void"}
+# Types Objective-C can pass but whose bridging from JavaScript's values can trap: Swift converts
+# an NSArray argument to [String] by force, so one non-string element (codegen does not check
+# array elements) crashes the app before the method runs.
+TRAPS = {
+    "[String]": "[String] traps on an element that is not a string; take [Any] and keep the strings",
+}
 
 
 class Unbridgeable(Exception):
+    pass
+
+
+class Traps(Unbridgeable):
     pass
 
 
@@ -53,6 +66,8 @@ def objc_type(swift: str, aliases: dict) -> str:
         params = [objc_type(part, aliases) for part in split_top(inner)] if inner.strip() else ["void"]
         nullability = "_Nullable" if optional else "_Nonnull"
         return f"void (^{nullability})({', '.join(params)})"
+    if base in TRAPS:
+        raise Traps(TRAPS[base])
     if base in SCALARS and not optional:
         return SCALARS[base]
     if base in OBJECTS:
@@ -156,6 +171,9 @@ def main(swift_path: str, out_path: str) -> None:
                         for index, (piece, param) in enumerate(zip(pieces, params)))
                 else:
                     declaration = selector
+            except Traps as error:
+                problems.append(f"{class_name}.{name}: a parameter type that can trap: {error}")
+                continue
             except Unbridgeable as error:
                 problems.append(f"{class_name}.{name}: a parameter type Objective-C cannot take: {error}")
                 continue
