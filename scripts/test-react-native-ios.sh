@@ -3,11 +3,13 @@
 #   1. Swift: react-native/ios/*.swift through the Swift package's checks (tree-sitter syntax;
 #      every name declared by the generated Swift, the DynamicByoaPlatform sources or the
 #      platform list; generated protocols fully implemented; calls of generated initializers
-#      and functions fit their labels);
+#      and functions fit their labels; no trapping construct, and a foreign error rejects as
+#      internal naming its type and description);
 #   2. Objective-C++: react-native/ios/DynamicByoa.mm compiled by clang (-fsyntax-only, so
 #      types and selectors are checked, nothing is linked) against the REAL codegen header,
 #      generated here from src/NativeDynamicByoa.ts by @react-native/codegen 0.80.3 and 0.86.3,
-#      and against the Objective-C interface of the Swift class (objc_header.py); Foundation and
+#      and against the Objective-C interface of the Swift class (objc_header.py, which also
+#      refuses a [String] parameter: it traps on a non-string element); Foundation and
 #      React Native's own headers are STUBS (scripts/swift/react-native/stubs). A self-test
 #      first checks that a missing protocol method and a wrong parameter type fail to compile;
 #   3. podspec: react-native/DynamicByoa.podspec evaluated by Ruby with a stub of Pod::Spec and
@@ -69,6 +71,17 @@ pass "swift syntax: ${module_swift[*]} clean"
 # The package's own files come along as declarations the module may use (withPlatformDefaults).
 "$python" scripts/swift/check_swift.py names "$generated" "${package_swift[@]}" "${module_swift[@]}"
 pass "swift names: ${module_swift[*]} checked against the generated Swift and DynamicByoaPlatform"
+# No trap on what JavaScript or the platform hands the module: a foreign error rejects through
+# bridgeRejection(.Internal) (DynamicByoaModuleImpl.rejection), it never crashes the app.
+if grep -nE '\btry!|\bas!|\bfatalError\(|\bprecondition(Failure)?\(|\bassert(ionFailure)?\(|\bunsafelyUnwrapped\b' "${module_swift[@]}"; then
+  echo "test-react-native-ios: a trapping construct in the module's Swift (above)" >&2
+  exit 1
+fi
+grep -q 'ByoaError.Internal(detail: "\\(type(of: error)): \\(String(describing: error))")' "$package/ios/DynamicByoaModuleImpl.swift" || {
+  echo "test-react-native-ios: DynamicByoaModuleImpl.rejection no longer names a foreign error's type and description" >&2
+  exit 1
+}
+pass "swift traps: no try!, as!, fatalError, precondition or assert in the module; a foreign error rejects as internal naming its type and description"
 
 # --- 2. Objective-C++ ------------------------------------------------------------------------
 "$python" "$tools/objc_header.py" "$package/ios/DynamicByoaModuleImpl.swift" "$work/DynamicByoa-Swift.h"

@@ -363,6 +363,12 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
 
     /// Runs `work` on the client of `handle`; a handle with no client (disposed) rejects as
     /// the TypeScript layer's own disposed-client error does, `invalid_configuration`.
+    ///
+    /// The client is looked up HERE, on the calling thread (the method queue), before the task
+    /// starts, and the task holds it strongly: React Native calls the methods in order, so
+    /// `logout(h)` then `disposeClient(h)` back to back finds the client for the logout, and the
+    /// dispose (which only drops the module's reference; a uniffi object is freed when its last
+    /// reference goes) cannot end the sign-out. As the Android module and the reference host do.
     private func withClient(
         _ handle: Double, _ resolve: @escaping DynamicByoaResolve,
         _ reject: @escaping DynamicByoaReject,
@@ -413,11 +419,19 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
     }
 
     /// `bridgeRejection` of the core's error: code, message and the parsed `userInfoJson`.
-    /// Anything that is not a `ByoaError` (a uniffi internal error, which would be a bug) goes
-    /// through the core as `internal`, so even that payload is the core's.
+    /// Anything that is not a `ByoaError` (an error of the platform adapters', or a uniffi
+    /// internal error, which would be a bug) goes through the core as `internal`, with a detail
+    /// naming the error's type and description, so even that payload is the core's. Every
+    /// promise method rejects through here: `run`'s catch is the only place an error leaves a
+    /// task, and `withClient`'s disposed handle and `createClient`'s platform errors reach it.
     private static func rejection(_ error: Error) -> (code: String, message: String, error: NSError) {
+        // The type and its description, as Android names a foreign exception (class name and
+        // message). `String(describing:)` cannot fail for any error (an NSError, a CocoaError
+        // from the marker's file system work, a uniffi internal error) and nothing here can
+        // trap, so a foreign error always rejects, never crashes.
         let byoaError =
-            error as? ByoaError ?? ByoaError.Internal(detail: "unexpected \(type(of: error))")
+            error as? ByoaError
+            ?? ByoaError.Internal(detail: "\(type(of: error)): \(String(describing: error))")
         let bridged = bridgeRejection(error: byoaError)
         let userInfo =
             (try? JSONSerialization.jsonObject(with: Data(bridged.userInfoJson.utf8)))
