@@ -34,6 +34,14 @@ Pod::Spec.new do |s|
   # DynamicByoa.h imports the codegen header, which is C++: kept out of the module's umbrella
   # header, which Swift reads.
   s.private_header_files = "ios/**/*.h"
+  # Applies to every file attribute above. Without it, the globs also match the xcframework's
+  # Headers/DynamicByoaFFI/DynamicByoaFFI.h once per slice, which CocoaPods would add to the
+  # target as headers (under use_frameworks!, "Multiple commands produce ... DynamicByoaFFI.h");
+  # the xcframework's headers reach the compiler through vendored_frameworks alone. `/**/*`
+  # matches what is INSIDE the xcframework only, so vendored_frameworks (which the exclusion
+  # applies to as well) still names the xcframework itself. ios/build is a local Xcode build.
+  # scripts/swift/react-native/check_podspec.rb checks all three with CocoaPods' own matching.
+  s.exclude_files = ["ios/DynamicByoaFFI.xcframework/**/*", "ios/build/**/*"]
 
   # The Rust core. CocoaPods copies the chosen slice's Headers/ to
   # ${PODS_XCFRAMEWORKS_BUILD_DIR}/DynamicByoaFFI/Headers, a folder of this xcframework's own,

@@ -15,7 +15,9 @@
 #   3. podspec: react-native/DynamicByoa.podspec evaluated by Ruby with a stub of Pod::Spec and
 #      React Native's real install_modules_dependencies, its paths checked in the package; then
 #      the same in a scratch copy of the package with the vendored files laid out as the
-#      packaging script lays them out, and `npm pack --dry-run` there must list them;
+#      packaging script lays them out (an xcframework of two slices, each with its headers, which
+#      the podspec's globs, matched as CocoaPods matches them, must not take; a self-test drops
+#      the podspec's exclude_files there), and `npm pack --dry-run` there must list them;
 #   4. shellcheck of this script.
 # What needs a Mac (compiling the Swift, linking, pod install, running the module) is in
 # react-native/README.md. Needs: python3, node with react-native/node_modules (npm ci), clang
@@ -147,8 +149,15 @@ pass "podspec: $n checks passed in $package/" "$n"
 
 # The package as the packaging script leaves it: the vendored layout DynamicByoa.podspec expects.
 staged="$work/package"
-mkdir -p "$staged/ios/vendor/DynamicByoa" "$staged/ios/vendor/DynamicByoaPlatform" \
-  "$staged/ios/DynamicByoaFFI.xcframework/ios-arm64/Headers/DynamicByoaFFI"
+# Two slices, as scripts/build-xcframework.sh makes (device; simulator), each with its headers:
+# check_podspec.rb proves the podspec's globs, as CocoaPods matches them, take none of them. And
+# an Xcode build left in ios/build, which they must not take either.
+slices=(ios-arm64 ios-arm64_x86_64-simulator)
+mkdir -p "$staged/ios/vendor/DynamicByoa" "$staged/ios/vendor/DynamicByoaPlatform" "$staged/ios/build/Stray"
+for slice in "${slices[@]}"; do
+  mkdir -p "$staged/ios/DynamicByoaFFI.xcframework/$slice/Headers/DynamicByoaFFI"
+done
+touch "$staged/ios/build/Stray/Stray.h" "$staged/ios/build/Stray/Stray.swift"
 cp "$package/package.json" "$package/DynamicByoa.podspec" "$staged/"
 # Everything in ios/ but what the packaging script adds (the ignore files come along: they
 # decide what npm packs).
@@ -157,11 +166,31 @@ cp "$package/package.json" "$package/DynamicByoa.podspec" "$staged/"
 ln -s "$PWD/$package/node_modules" "$staged/node_modules"
 cp "$generated" "$staged/ios/vendor/DynamicByoa/"
 cp "$swift"/Sources/DynamicByoaPlatform/*.swift "$staged/ios/vendor/DynamicByoaPlatform/"
-cp "$swift"/Sources/DynamicByoaFFI/include/* "$staged/ios/DynamicByoaFFI.xcframework/ios-arm64/Headers/DynamicByoaFFI/"
+for slice in "${slices[@]}"; do
+  cp "$swift"/Sources/DynamicByoaFFI/include/* "$staged/ios/DynamicByoaFFI.xcframework/$slice/Headers/DynamicByoaFFI/"
+done
 echo '<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict/></plist>' \
   >"$staged/ios/DynamicByoaFFI.xcframework/Info.plist"
 n=$(podspec_checks "$staged" --require-vendored | tail -1)
-pass "podspec: $n checks passed with the vendored files laid out as the packaging script must" "$n"
+pass "podspec: $n checks passed with the vendored files laid out as the packaging script must (${#slices[@]} xcframework slices with headers, none matched by source_files or private_header_files)" "$n"
+# Self-test: without its exclude_files, or with one that also drops the xcframework itself from
+# vendored_frameworks, the same podspec must fail there.
+grep -q '^  s.exclude_files = ' "$staged/DynamicByoa.podspec" || {
+  echo "test-react-native-ios: DynamicByoa.podspec has no s.exclude_files line" >&2
+  exit 1
+}
+variants=('d' 's|^  s.exclude_files = .*|  s.exclude_files = ["ios/DynamicByoaFFI.xcframework", "ios/build"]|')
+expect=('FAILED: source_files minus exclude_files' 'FAILED: vendored_frameworks minus exclude_files')
+for i in "${!variants[@]}"; do
+  sed "/^  s.exclude_files = /${variants[i]}" "$package/DynamicByoa.podspec" >"$staged/DynamicByoa.podspec"
+  report=$(ruby "$tools/check_podspec.rb" "$staged" --require-vendored || true)
+  if ! grep -qF "${expect[i]}" <<<"$report"; then
+    echo "test-react-native-ios: self-test failed: with the podspec edited by sed '${variants[i]}', check_podspec.rb did not report '${expect[i]}'" >&2
+    exit 1
+  fi
+done
+cp "$package/DynamicByoa.podspec" "$staged/"
+pass "podspec self-test: without exclude_files, or excluding the xcframework itself, the check fails"
 packed=$(cd "$staged" && npm pack --dry-run --json --ignore-scripts 2>/dev/null |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].files.map(f=>f.path).join("\n")))')
 expected=(DynamicByoa.podspec ios/DynamicByoa.h ios/DynamicByoa.mm ios/DynamicByoaModuleImpl.swift

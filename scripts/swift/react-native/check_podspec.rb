@@ -3,8 +3,11 @@
 # podspec sets, nothing more), and React Native's REAL `install_modules_dependencies` from
 # node_modules/react-native/scripts/react_native_pods.rb run against it. Then checks what the
 # podspec declares: its paths exist in the package (the vendored ones only when the packaging
-# scripts have run; otherwise a note says so), and the settings the module relies on survive
-# React Native's helper (which merges into pod_target_xcconfig).
+# scripts have run; otherwise a note says so), the files source_files, private_header_files and
+# vendored_frameworks name once exclude_files is applied, matched as CocoaPods matches them (with
+# the xcframework present: none of its per-slice headers is a pod header, and the xcframework is
+# still vendored), and the settings the module relies on survive React Native's helper (which
+# merges into pod_target_xcconfig).
 #
 #   ruby check_podspec.rb PACKAGE_DIR [--require-vendored]
 # Prints one line per check; exits 1 on any failure.
@@ -99,14 +102,48 @@ check.call(!attributes["swift_version"].to_s.empty?, "swift_version #{attributes
   puts "podspec: note: #{key} is empty (package.json has none); only pod spec lint needs it" if attributes[key].to_s.empty?
 end
 
-# Every source pattern matches files, and every tracked file of ios/ is covered.
+# The files a pattern attribute names, matched as CocoaPods matches them (its
+# Sandbox::PathList#relative_glob, through which FileAccessor reads source_files,
+# private_header_files and vendored_frameworks, each with the spec's exclude_files): not
+# Dir.glob, but File.fnmatch (FNM_CASEFOLD | FNM_PATHNAME) of the pattern against the list of
+# the pod's files (and directories, for vendored_frameworks), with each {a,b} set expanded and
+# each "/**/" also tried as "/"; a pattern naming a directory first gets the attribute's
+# directory pattern ("**/*" for exclude_files); a path equal to a pattern matches as it is; the
+# exclude_files matches are then removed. The list is ios/'s entries only (every pattern of
+# this podspec is under ios/, checked below): listing the whole package would walk node_modules.
+pod_entries = Dir.glob("ios/**/*", File::FNM_DOTMATCH, base: package_dir)
+                 .reject { |path| %w[. ..].include?(File.basename(path)) }
+pod_dirs, pod_files = pod_entries.partition { |path| File.directory?(File.join(package_dir, path)) }
+expand_sets = lambda do |pattern|
+  set = pattern[/\{[^{}]*\}/]
+  set ? set[1..-2].split(",", -1).flat_map { |choice| expand_sets.call(pattern.sub(set, choice)) } : [pattern]
+end
+pod_glob = lambda do |patterns, exclude: [], dir_pattern: nil, include_dirs: false|
+  list = include_dirs ? pod_files + pod_dirs : pod_files
+  found = Array(patterns).flat_map do |pattern|
+    next [pattern] if list.include?(pattern)
+
+    if dir_pattern && pod_dirs.any? { |dir| dir.casecmp?(pattern.chomp("/")) }
+      pattern = "#{pattern.chomp("/")}/#{dir_pattern}"
+    end
+    alternatives = expand_sets.call(pattern.gsub("/**/", "{/**/,/}"))
+    list.select { |path| alternatives.any? { |p| File.fnmatch(p, path, File::FNM_CASEFOLD | File::FNM_PATHNAME) } }
+  end.uniq
+  excluded = exclude.empty? ? [] : pod_glob.call(exclude, dir_pattern: "**/*", include_dirs: include_dirs)
+  found - excluded
+end
 sources = Array(attributes["source_files"])
-matched = Dir.chdir(package_dir) { sources.flat_map { |pattern| Dir.glob(pattern) } }.uniq
+excludes = Array(attributes["exclude_files"])
+patterns = sources + Array(attributes["private_header_files"]) + excludes + Array(attributes["vendored_frameworks"])
+check.call(patterns.all? { |pattern| pattern.start_with?("ios/") }, "every file pattern is under ios/ (#{patterns.length} patterns)")
+matched = pod_glob.call(sources, exclude: excludes)
+
+# Every tracked file of ios/ is covered.
 committed = %w[ios/DynamicByoa.h ios/DynamicByoa.mm ios/DynamicByoaModuleImpl.swift]
 committed.each do |path|
   check.call(matched.include?(path), "source_files #{sources.inspect} include #{path}")
 end
-private_headers = Dir.chdir(package_dir) { Array(attributes["private_header_files"]).flat_map { |p| Dir.glob(p) } }
+private_headers = pod_glob.call(attributes["private_header_files"], exclude: excludes)
 check.call(private_headers.include?("ios/DynamicByoa.h"),
            "ios/DynamicByoa.h is a private header (it imports C++; Swift reads the umbrella header)")
 
@@ -130,6 +167,24 @@ end
 if File.exist?(File.join(package_dir, xcframework.first.to_s))
   plist = File.join(package_dir, xcframework.first, "Info.plist")
   check.call(File.file?(plist), "#{xcframework.first}/Info.plist exists")
+  # The xcframework's own headers (one Headers/DynamicByoaFFI/DynamicByoaFFI.h per slice) must
+  # not become the pod's headers: CocoaPods would add each to the target, and under
+  # use_frameworks! copy them all to one place ("Multiple commands produce ...").
+  inside = "#{xcframework.first}/"
+  slice_headers = Dir.glob("#{inside}*/Headers/**/*.h", base: package_dir)
+  check.call(slice_headers.length >= 2, "the xcframework has a header in each of its #{slice_headers.length} slices (so what follows is tested)")
+  check.call((slice_headers - pod_glob.call(sources)).empty? &&
+             (slice_headers - pod_glob.call(attributes["private_header_files"])).empty?,
+             "without exclude_files, source_files and private_header_files would match all #{slice_headers.length} of them")
+  { "source_files" => matched, "private_header_files" => private_headers }.each do |name, paths|
+    stray = paths.select { |path| path.start_with?(inside, "ios/build/") }
+    check.call(stray.empty?, "#{name} minus exclude_files #{excludes.inspect} match nothing in #{inside} or ios/build/ " \
+                             "(#{paths.length} files#{stray.empty? ? "" : "; stray: #{stray.join(", ")}"})")
+  end
+  # exclude_files applies to vendored_frameworks too (matched with directories): it must remove
+  # what is inside the xcframework, not the xcframework.
+  check.call(pod_glob.call(xcframework, exclude: excludes, include_dirs: true) == xcframework,
+             "vendored_frameworks minus exclude_files is still #{xcframework.inspect}")
 elsif require_vendored
   check.call(false, "vendored xcframework missing: #{xcframework.first}")
 else
