@@ -258,9 +258,9 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
     /// is emitted from now on. The flag is set under `lock` before anything else, and every emit
     /// and settlement checks it and calls its block in one critical section of `lock`
     /// (`unlessInvalidated`, `settle`), so when `invalidate` returns to React Native, which then
-    /// frees the C++ module the emitters reach, none is in progress. Cancelling a task stops it at its next check; a Rust future
-    /// already running finishes in the core (uniffi's Swift futures do not observe
-    /// cancellation) and its result is dropped here.
+    /// frees the C++ module the emitters reach, none is in progress. Cancelling a task stops it
+    /// at its next check; a Rust future already running finishes in the core (uniffi's Swift
+    /// futures do not observe cancellation) and its result is dropped here.
     @objc
     public func invalidate() {
         let (entries, running, hadLogger) = locked {
@@ -322,16 +322,20 @@ public final class DynamicByoaModuleImpl: NSObject, @unchecked Sendable {
     /// Why this cannot deadlock although `NSLock` is not recursive: the only foreign code ever
     /// run under `lock` is `emit`, and an emitter or promise block only hands its value to the
     /// JS thread's invoker (a short internal mutex of React Native's, then `invokeAsync`) and
-    /// returns; it never calls into the core or back into this module. Everything else that
-    /// runs under `lock` is this file's own bookkeeping: no core call, no `ListenerHandle.remove()`,
-    /// no `setLogger`, no `addListener`. The core calls back into the module (a listener's state,
-    /// a log line) only from inside a core call, and no core call is made with `lock` held, so a
-    /// callback never finds its own thread holding the lock. In particular the state listener's
-    /// re-entry into the core (`tokens()`, `bridgeStateJson`, either of which may log, and a log
-    /// line takes `lock` in `emitLogLine`) happens before its emit takes the lock, and the
-    /// listener the core calls synchronously inside `addListener` (its first state) runs while
-    /// `startAuthStateEvents` holds no lock. A `remove()` that waits for a delivery in flight
-    /// waits at most for one short critical section, since it is never called under `lock`.
+    /// returns; it never calls into the core or back into this module, and never waits for the
+    /// JS thread (which may itself be waiting for `invalidate`: React Native invalidates modules
+    /// from it). Everything else that runs under `lock` is this file's own bookkeeping: no core
+    /// call, no `ListenerHandle.remove()`, `setLogger` or `addListener`, and no last reference to
+    /// a core object dropped (the entries and listeners taken out are returned and released
+    /// after the unlock, since a uniffi object's deinit is a core call). The core calls back into
+    /// the module (a listener's state, a log line) only from inside a core call, and none is made
+    /// with `lock` held, so a callback never finds its own thread holding the lock. In
+    /// particular the state listener's re-entry into the core (`tokens()`, then
+    /// `bridgeStateJson`, either of which may log, and a log line takes `lock` in
+    /// `emitLogLine`) happens before its emit takes the lock; the first state, which the core
+    /// may deliver synchronously inside `addListener`, arrives while `startAuthStateEvents`
+    /// holds no lock; and a `remove()` that waits for a delivery in flight waits at most for one
+    /// short critical section, since it is never called under `lock`.
     private func unlessInvalidated(_ emit: () -> Void) {
         locked {
             if !invalidated { emit() }
