@@ -49,9 +49,11 @@ tests=react-native/android-tests/module-tests
 rm -rf "$tests/target/surefire-reports"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+# failIfNoTests (the repackaging modules' surefire 2.12) and surefire.failIfNoSpecifiedTests
+# (module-tests' surefire 3): a -Dtest=Name names no test in the other modules.
 run_maven() {
   mvn -B "$@" -f react-native/android-tests/pom.xml test \
-    -Dkotlin.compiler.daemon=false \
+    -Dkotlin.compiler.daemon=false -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false \
     -Dbyoa.library.dir="$target_dir/debug" \
     -Dbyoa.cli.binary="$target_dir/debug/byoa" >"$log" 2>&1
 }
