@@ -3,11 +3,15 @@ package xyz.dynamic.byoa.reactnative
 import android.content.Context
 import com.facebook.react.bridge.Arguments
 import com.facebook.react.bridge.WritableMap
+import okhttp3.OkHttpClient
 import org.json.JSONArray
 import org.json.JSONObject
 import xyz.dynamic.byoa.ClientConfig
+import xyz.dynamic.byoa.LogLevel
+import xyz.dynamic.byoa.Logger
 import xyz.dynamic.byoa.android.DynamicByoaAndroid
 import xyz.dynamic.byoa.ktx.ByoaClient
+import xyz.dynamic.byoa.ktx.DynamicByoa
 
 /**
  * What the module takes from the device, behind one seam: the JVM tests cannot use the Android
@@ -20,6 +24,9 @@ internal interface ModulePlatform {
 
     /** A JavaScript object from plain values: String, Number, Boolean, null, Map and List of those. */
     fun map(values: Map<String, Any?>): WritableMap
+
+    /** The core's process-wide logger (null: none), here so that tests see what the module installs. */
+    fun setLogger(logger: Logger?, level: LogLevel)
 }
 
 /**
@@ -32,11 +39,20 @@ internal interface ModuleEvents {
     fun log(event: WritableMap)
 }
 
-/** The app's platform: Keystore-encrypted session files, Keystore device keys, OkHttp. */
+/**
+ * The app's platform: Keystore-encrypted session files, Keystore device keys, OkHttp. One
+ * OkHttpClient for all the module's clients, so they share its connection pool and threads
+ * (`DynamicByoaAndroid.createClient` would make one per client otherwise).
+ */
 internal class AndroidPlatform(private val context: Context) : ModulePlatform {
-    override fun createClient(config: ClientConfig): ByoaClient = DynamicByoaAndroid.createClient(context, config)
+    private val http by lazy { OkHttpClient() }
+
+    override fun createClient(config: ClientConfig): ByoaClient =
+        DynamicByoaAndroid.createClient(context, config, okHttpClient = http)
 
     override fun map(values: Map<String, Any?>): WritableMap = Arguments.makeNativeMap(values)
+
+    override fun setLogger(logger: Logger?, level: LogLevel) = DynamicByoa.setLogger(logger, level)
 }
 
 /** A JSON object text (the Rust bridge's `userInfoJson`) as plain values for [ModulePlatform.map]. */

@@ -7,22 +7,32 @@ import com.facebook.react.bridge.Promise
 import com.facebook.react.bridge.ReadableArray
 import com.facebook.react.bridge.ReadableMap
 import com.facebook.react.bridge.WritableMap
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import okhttp3.Call
+import okhttp3.EventListener
+import okhttp3.OkHttpClient
 import org.robolectric.RuntimeEnvironment
 import xyz.dynamic.byoa.AndroidAdaptersTest
 import xyz.dynamic.byoa.ClientConfig
 import xyz.dynamic.byoa.EmulatorProcess
 import xyz.dynamic.byoa.JdkIssuer
+import xyz.dynamic.byoa.LogLevel
+import xyz.dynamic.byoa.Logger
 import xyz.dynamic.byoa.android.EcKeySigner
 import xyz.dynamic.byoa.android.EncryptedFileStorage
 import xyz.dynamic.byoa.ktx.ByoaClient
 import xyz.dynamic.byoa.ktx.DynamicByoa
 import xyz.dynamic.byoa.okhttp.OkHttpTransport
 import java.io.File
+import java.io.IOException
 import java.nio.file.Files
 import java.util.UUID
+import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
+import kotlin.coroutines.CoroutineContext
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
 
@@ -56,20 +66,93 @@ object ModuleWorld {
  * The module's platform on the JVM: the shipped [EncryptedFileStorage] and [EcKeySigner] over
  * FAKE key sources on the JDK's providers (the Kotlin bindings' own fakes: Robolectric has no
  * AndroidKeyStore), OkHttp as in the app, and maps as [JavaOnlyMap] (`Arguments.createMap` needs
- * React Native's C++ runtime).
+ * React Native's C++ runtime). It keeps what the tests look at: the clients it created, the
+ * logger the module installed, and how many HTTP calls are in flight.
  */
 class JvmPlatform(private val storageDir: File) : ModulePlatform {
     private val aesKey = AndroidAdaptersTest.FakeKeystoreAesKey()
     private val ecKeys = AndroidAdaptersTest.FakeKeystoreEcKeys()
+    private val callsInFlight = AtomicInteger()
+    private val http = OkHttpClient.Builder().eventListener(object : EventListener() {
+        override fun callStart(call: Call) {
+            callsInFlight.incrementAndGet()
+        }
 
-    override fun createClient(config: ClientConfig): ByoaClient = DynamicByoa.createClient(
-        config,
-        storage = EncryptedFileStorage(storageDir, aesKey),
-        keySigner = EcKeySigner(ecKeys),
-        httpTransport = OkHttpTransport(),
-    )
+        override fun callEnd(call: Call) {
+            callsInFlight.decrementAndGet()
+        }
+
+        override fun callFailed(call: Call, ioe: IOException) {
+            callsInFlight.decrementAndGet()
+        }
+    }).build()
+
+    val created: MutableList<ByoaClient> = CopyOnWriteArrayList()
+
+    /** Runs first in every [createClient]: a test makes it wait or throw. */
+    @Volatile var beforeCreate: () -> Unit = {}
+
+    /** The logger the module installed last (null: none or removed). */
+    @Volatile var logger: Logger? = null
+        private set
+
+    /** No HTTP call of any client is in flight (OkHttp's callStart against callEnd or callFailed). */
+    val idle: Boolean get() = callsInFlight.get() == 0
+
+    override fun createClient(config: ClientConfig): ByoaClient {
+        beforeCreate()
+        return DynamicByoa.createClient(
+            config,
+            storage = EncryptedFileStorage(storageDir, aesKey),
+            keySigner = EcKeySigner(ecKeys),
+            httpTransport = OkHttpTransport(http),
+        ).also(created::add)
+    }
 
     override fun map(values: Map<String, Any?>): WritableMap = javaOnlyMap(values)
+
+    override fun setLogger(logger: Logger?, level: LogLevel) {
+        this.logger = logger
+        DynamicByoa.setLogger(logger, level)
+    }
+}
+
+/**
+ * The module's dispatcher (Dispatchers.IO) with a gate: while [hold] is on, dispatched work
+ * waits, in order, until [open]; a test can so send calls that have not started yet.
+ */
+class GatedDispatcher : CoroutineDispatcher() {
+    private val waiting = ArrayDeque<Pair<CoroutineContext, Runnable>>()
+    private var held = false
+
+    @Synchronized
+    fun hold() {
+        held = true
+    }
+
+    @Synchronized
+    fun open() {
+        held = false
+        while (waiting.isNotEmpty()) waiting.removeFirst().let { (context, block) -> Dispatchers.IO.dispatch(context, block) }
+    }
+
+    @Synchronized
+    override fun dispatch(context: CoroutineContext, block: Runnable) {
+        if (held) waiting.addLast(context to block) else Dispatchers.IO.dispatch(context, block)
+    }
+}
+
+/** A closed client refuses every call (uniffi: "has already been destroyed"). */
+val ByoaClient.closed: Boolean get() = runCatching { environmentId }.isFailure
+
+/** Waits at most [bound] for [condition], polling; false if it never held. */
+fun eventually(bound: Duration = BOUND, condition: () -> Boolean): Boolean {
+    val deadline = System.nanoTime() + bound.inWholeNanoseconds
+    while (!condition()) {
+        if (System.nanoTime() > deadline) return false
+        Thread.sleep(10)
+    }
+    return true
 }
 
 /** Plain values as React Native's JVM-only map, nested maps and lists converted too. */
@@ -120,7 +203,7 @@ sealed interface Outcome {
 }
 
 /** A fake [Promise] recording every settlement (the real PromiseImpl needs WritableNativeMap). */
-class FakePromise : Promise {
+open class FakePromise : Promise {
     private val outcomes = LinkedBlockingQueue<Outcome>()
     val settlements = AtomicInteger()
 
@@ -197,7 +280,9 @@ class RecordingEvents : ModuleEvents {
 class ModuleHarness : AutoCloseable {
     val storageDir: File = Files.createTempDirectory("byoa-rn-module").toFile()
     val events = RecordingEvents()
-    val module = DynamicByoaModule(reactContext(), JvmPlatform(storageDir), events)
+    val platform = JvmPlatform(storageDir)
+    val dispatcher = GatedDispatcher()
+    val module = DynamicByoaModule(reactContext(), platform, events, dispatcher)
 
     /**
      * The one ReactApplicationContext that can be made without a React host (0.86 deprecates it
@@ -206,10 +291,14 @@ class ModuleHarness : AutoCloseable {
     @Suppress("DEPRECATION")
     private fun reactContext() = BridgeReactContext(RuntimeEnvironment.getApplication())
 
-    /** `createClient({ environmentId, apiBaseUrl: <the emulator> })`: the new handle. */
+    /** `{ environmentId, apiBaseUrl: <the emulator> }`. */
+    fun config(environmentId: String = ModuleWorld.environmentId) =
+        javaOnlyMap(mapOf("environmentId" to environmentId, "apiBaseUrl" to ModuleWorld.emulator.baseUrl))
+
+    /** `createClient(config(environmentId))`: the new handle. */
     fun createClient(environmentId: String = ModuleWorld.environmentId): Double {
         val promise = FakePromise()
-        module.createClient(javaOnlyMap(mapOf("environmentId" to environmentId, "apiBaseUrl" to ModuleWorld.emulator.baseUrl)), promise)
+        module.createClient(config(environmentId), promise)
         val outcome = promise.await()
         check(outcome is Outcome.Resolved) { "createClient rejected: ${(outcome as Outcome.Rejected).code}" }
         return (outcome.value as Number).toDouble()

@@ -70,11 +70,11 @@ class ScenarioTableTest(private val index: Int, private val name: String) {
     private val expectations = setOf("resolves", "resolvesJson", "rejects")
 
     private fun call(step: JsonObject, where: String) {
-        val unknown = step.keys - setOf("call", "args") - expectations
+        val unknown = step.keys - setOf("call", "args", "then") - expectations
         assertTrue("$where: unknown keys $unknown", unknown.isEmpty())
         val method = step.getValue("call").jsonPrimitive.content
-        val args = step["args"]?.jsonArray?.map { argument(it, names) } ?: emptyList()
-        val outcome = invoke(method, args)
+        val then = step["then"]?.jsonObject
+        val outcome = invoke(method, arguments(step)) { then?.let { sendBehind(it, "$where, then") } }
         val label = "$where ($method)"
         when {
             "resolves" in step -> expectResolved(outcome, label) { mismatches(step.getValue("resolves"), it, names) }
@@ -86,11 +86,23 @@ class ScenarioTableTest(private val index: Int, private val name: String) {
         }
     }
 
+    private fun arguments(step: JsonObject): List<Any?> = step["args"]?.jsonArray?.map { argument(it, names) } ?: emptyList()
+
+    /** `then`: a void method sent right behind the step's call, before that call settles (e.g. `disposeClient` behind `logout`). */
+    private fun sendBehind(then: JsonObject, where: String) {
+        val unknown = then.keys - setOf("call", "args")
+        assertTrue("$where: unknown keys $unknown", unknown.isEmpty())
+        val method = then.getValue("call").jsonPrimitive.content
+        assertTrue("$where: $method is not a void method", specMethod(method).parameterTypes.lastOrNull() != Promise::class.java)
+        invoke(method, arguments(then))
+    }
+
     /**
      * Calls [name], with the scenario's handle first where the spec's first parameter is `handle`
-     * (not `setLogLevel(level)`, say); waits for the promise of a promise method (null: a void method).
+     * (not `setLogLevel(level)`, say); waits for the promise of a promise method (null: a void
+     * method), after sending [behind].
      */
-    private fun invoke(name: String, args: List<Any?>): Outcome? {
+    private fun invoke(name: String, args: List<Any?>, behind: () -> Unit = {}): Outcome? {
         val method = specMethod(name)
         val types = method.parameterTypes
         val takesPromise = types.lastOrNull() == Promise::class.java
@@ -101,9 +113,12 @@ class ScenarioTableTest(private val index: Int, private val name: String) {
         val values = first + jsTypes.zip(args) { type, arg -> javaArgument(type, arg) }
         if (!takesPromise) {
             method.invoke(harness.module, *values.toTypedArray())
+            behind()
             return null
         }
-        return FakePromise().also { method.invoke(harness.module, *(values + it).toTypedArray()) }.await()
+        val promise = FakePromise().also { method.invoke(harness.module, *(values + it).toTypedArray()) }
+        behind()
+        return promise.await()
     }
 
     private fun specMethod(name: String): Method = NativeDynamicByoaSpec::class.java.declaredMethods
