@@ -687,7 +687,12 @@ async fn a_caller_joining_an_identical_sign_in_brings_its_later_place_in_line() 
     // A (jwt1), then B (jwt2), then C (jwt1 again, sharing A's request): C started last, so
     // jwt1's user must end signed in whichever response arrives first.
     let fx = Fixture::start().await;
-    for round in 0..4 {
+    // Whether C arrives before A's request is released is up to the scheduler (its call
+    // crosses onto the library's runtime and awaits the store first): a round where C came
+    // too late sends its own request, and must end the same way. At least one round must
+    // have joined, or the test proved nothing.
+    let mut joined = 0;
+    for round in 0..8 {
         let client = fx.client();
         let (one, two) = (fx.jwt_for("one"), fx.jwt_for("two"));
         let before = fx.requests(SIGNIN);
@@ -706,11 +711,9 @@ async fn a_caller_joining_an_identical_sign_in_brings_its_later_place_in_line() 
         }
         hold.release();
         let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
-        assert_eq!(
-            fx.requests(SIGNIN),
-            before + 2,
-            "round {round}: C joined A's request"
-        );
+        let sent = fx.requests(SIGNIN) - before;
+        assert!(sent == 2 || sent == 3, "round {round}: {sent} requests");
+        joined += usize::from(sent == 2);
         assert!(a.is_ok() && c.is_ok(), "round {round}: {a:?} {c:?}");
         assert!(
             matches!(b, Ok(_) | Err(ByoaError::SignInSuperseded)),
@@ -719,6 +722,7 @@ async fn a_caller_joining_an_identical_sign_in_brings_its_later_place_in_line() 
         let user = client.auth().session().unwrap().user.external_user_id;
         assert_eq!(user.as_deref(), Some("one"), "round {round}");
     }
+    assert!(joined > 0, "C never joined A's request in 8 rounds");
 }
 
 #[tokio::test]
