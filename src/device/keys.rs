@@ -5,7 +5,7 @@
 //! RustCrypto's `p256` what the Secure Enclave or Android Keystore do on phones, keeping the key
 //! material in a [`SessionStorage`]: for the CLI, tests, desktop tools and platforms without a
 //! hardware store. It protects against a leaked bearer token, not against code that can read
-//! that storage (see the README, "Device-bound sessions").
+//! that storage (see `docs/device-binding.md`).
 
 use std::sync::Arc;
 
@@ -46,41 +46,11 @@ pub(crate) fn raw_signature(signature: &[u8]) -> Result<[u8; 64], KeySignerError
     })
 }
 
-/// `SEQUENCE { INTEGER r, INTEGER s }` to 32-byte big-endian `r` and `s`. P-256 signatures are
-/// at most 72 bytes, so every length is a single short-form byte.
+/// `SEQUENCE { INTEGER r, INTEGER s }` to 32-byte big-endian `r` and `s`, by the `ecdsa` crate's
+/// DER parser (strict DER; `r` and `s` must be non-zero scalars below the curve order).
 pub(crate) fn der_to_raw(der: &[u8]) -> Option<[u8; 64]> {
-    let (&tag, rest) = der.split_first()?;
-    let (&len, body) = rest.split_first()?;
-    if tag != 0x30 || len >= 0x80 || body.len() != len as usize {
-        return None;
-    }
-    let (r, body) = der_integer(body)?;
-    let (s, body) = der_integer(body)?;
-    if !body.is_empty() {
-        return None;
-    }
-    let mut raw = [0u8; 64];
-    raw[32 - r.len()..32].copy_from_slice(r);
-    raw[64 - s.len()..].copy_from_slice(s);
-    Some(raw)
-}
-
-/// One positive DER INTEGER of at most 32 significant bytes, and what follows it.
-fn der_integer(input: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&len, rest) = rest.split_first()?;
-    let len = len as usize;
-    if tag != 0x02 || len == 0 || len >= 0x80 || rest.len() < len {
-        return None;
-    }
-    let (mut value, rest) = rest.split_at(len);
-    if value[0] & 0x80 != 0 {
-        return None; // negative
-    }
-    if value[0] == 0 && value.len() > 1 {
-        value = &value[1..];
-    }
-    (value.len() <= 32).then_some((value, rest))
+    let signature = p256::ecdsa::Signature::from_der(der).ok()?;
+    Some(signature.to_bytes().into())
 }
 
 /// Version of the software signer's stored key record.

@@ -93,33 +93,15 @@ impl DeviceSignatureRejection {
     ];
 }
 
-/// Decodes lowercase or uppercase hex; `None` on odd length or a non-hex character.
+/// Decodes lowercase or uppercase hex; `None` on odd length or a non-hex character (signs such
+/// as "+f" included).
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    // Digit by digit: `u8::from_str_radix` would also take a sign ("+f").
-    let digits: Option<Vec<u8>> = text
-        .chars()
-        .map(|c| c.to_digit(16).map(|d| d as u8))
-        .collect();
-    Some(
-        digits?
-            .chunks_exact(2)
-            .map(|pair| (pair[0] << 4) | pair[1])
-            .collect(),
-    )
+    base16ct::mixed::decode_vec(text).ok()
 }
 
 /// Lowercase hex, the form every key and signature takes on the wire (§1.1, §4.10).
 pub fn encode_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+    base16ct::lower::encode_string(bytes)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Random identifiers: Dynamic ids are lowercase UUIDs (v4 layout), nonces and key ids are hex.
 
+use dynamic_byoa_contract::device::encode_hex as to_hex;
 use rand::RngCore;
 use rand::rngs::OsRng;
 
@@ -25,10 +26,6 @@ pub(crate) fn random_hex(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     OsRng.fill_bytes(&mut bytes);
     to_hex(&bytes)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
