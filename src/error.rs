@@ -339,7 +339,8 @@ impl ByoaError {
 }
 
 /// Why Dynamic refused an external JWT, read from its message (free text on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RejectionReason {
     Issuer,
     Audience,
@@ -362,23 +363,7 @@ pub enum RejectionReason {
 
 impl std::fmt::Display for RejectionReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = match self {
-            Self::Issuer => "issuer",
-            Self::Audience => "audience",
-            Self::Expired => "expired",
-            Self::NotYetValid => "not_yet_valid",
-            Self::Signature => "signature",
-            Self::UnknownKey => "unknown_key",
-            Self::JwksUnavailable => "jwks_unavailable",
-            Self::MissingClaim => "missing_claim",
-            Self::UnsupportedAlgorithm => "unsupported_algorithm",
-            Self::Malformed => "malformed",
-            Self::Disabled => "disabled",
-            Self::Replayed => "replayed",
-            Self::SubjectMismatch => "subject_mismatch",
-            Self::Unknown => "unknown",
-        };
-        f.write_str(text)
+        f.write_str(&snake_case_name(self))
     }
 }
 
@@ -405,7 +390,8 @@ impl From<Option<ExternalAuthRejection>> for RejectionReason {
 }
 
 /// Why Dynamic refused a device signature (`device_signature_rejected`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeviceSignatureReason {
     /// The request carried no (or incomplete) device headers and the environment requires them.
     MissingHeaders,
@@ -427,16 +413,7 @@ pub enum DeviceSignatureReason {
 
 impl std::fmt::Display for DeviceSignatureReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::MissingHeaders => "missing_headers",
-            Self::UnknownNonce => "unknown_nonce",
-            Self::ReusedNonce => "reused_nonce",
-            Self::ExpiredNonce => "expired_nonce",
-            Self::InvalidPublicKey => "invalid_public_key",
-            Self::InvalidSignature => "invalid_signature",
-            Self::KeyMismatch => "key_mismatch",
-            Self::Unknown => "unknown",
-        })
+        f.write_str(&snake_case_name(self))
     }
 }
 
@@ -456,7 +433,8 @@ impl From<Option<DeviceSignatureRejection>> for DeviceSignatureReason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NetworkErrorKind {
     /// No connection could be made (DNS, refused, unreachable, or the connection attempt timed
     /// out: the server never saw the request).
@@ -471,12 +449,17 @@ pub enum NetworkErrorKind {
 
 impl std::fmt::Display for NetworkErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "connect",
-            Self::Timeout => "timeout",
-            Self::Tls => "tls",
-            Self::Other => "other",
-        })
+        f.write_str(&snake_case_name(self))
+    }
+}
+
+/// A reason's stable snake_case name, the form the bridge payloads, `byoa check` and the error
+/// texts carry: serde's `rename_all = "snake_case"` over the variant names, so the enum itself is
+/// the one definition of its codes (no hand-written table to drift from it).
+fn snake_case_name(reason: &impl serde::Serialize) -> String {
+    match serde_json::to_value(reason) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => "unknown".to_owned(), // unit variants always serialize to a string
     }
 }
 
@@ -773,6 +756,20 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for ByoaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_are_named_in_snake_case_as_the_bridge_and_texts_carry_them() {
+        assert_eq!(RejectionReason::NotYetValid.to_string(), "not_yet_valid");
+        assert_eq!(
+            RejectionReason::JwksUnavailable.to_string(),
+            "jwks_unavailable"
+        );
+        assert_eq!(
+            DeviceSignatureReason::KeyMismatch.to_string(),
+            "key_mismatch"
+        );
+        assert_eq!(NetworkErrorKind::Connect.to_string(), "connect");
+    }
 
     fn http(status: u16, body: Option<ApiErrorBody>) -> ByoaError {
         Error::Http {
