@@ -3,6 +3,11 @@
 //! across an await; the async work (requests, storage) lives in `crate::client` and reports back
 //! here. `src/session/README.md` draws the states and transitions.
 //!
+//! Every request to move (the app's call, or async work reporting back with its ticket) is a
+//! [`Proposal`]; [`Inner::decide`] is the one place that rules on it (pure: which guard discards
+//! it, or which phase it leads to), and [`Inner::apply`] carries the ruling out. The guards
+//! table of the README maps onto the arms of `decide`.
+//!
 //! Four counters and two flags make races deterministic:
 //! - sign-in tickets: a sign-in's result is kept only if no sign-in that started later was kept
 //!   first (the last one started wins, whatever order responses arrive in);
@@ -189,26 +194,270 @@ impl Inner {
             _ => None,
         }
     }
+}
 
-    /// Ends the session (if any) with `reason`; returns it for revocation.
-    fn end(&mut self, reason: SignOutReason) -> Option<Session> {
-        // Only the app's own sign-out cancels sign-ins in flight: a session that merely expired
-        // or was refused must not undo the sign-in the user just started to replace it.
-        if reason == SignOutReason::UserIntent {
-            self.epoch += 1;
+/// A request to move the state machine: the app's own call, or async work reporting back with
+/// the ticket it started from. [`Inner::decide`] is the one place that judges each of them.
+enum Proposal<'a> {
+    /// A sign-in (or a re-exchange through the JWT provider, `renewing`) ended with `session`.
+    SignIn {
+        ticket: SignInTicket,
+        renewing: Option<&'a Renewal>,
+        session: Session,
+    },
+    /// A refresh of `ticket.session` ended with `refreshed`.
+    Refresh {
+        ticket: &'a RefreshTicket,
+        refreshed: Session,
+    },
+    /// The session ends with `reason`: whatever the state (`only_if` is `None`: the app's
+    /// sign-out), or only while `only_if` is still the current session (an expiry, a refusal).
+    End {
+        reason: SignOutReason,
+        only_if: Option<&'a Session>,
+    },
+    /// A restore that read the store at `version` found `found`; `server_now_at_offset` tells
+    /// the server's time for a clock offset.
+    Restore {
+        version: u64,
+        found: Found,
+        server_now_at_offset: &'a dyn Fn(i64) -> i64,
+    },
+    /// A restore that found an expired record settles: with the session after all (`Some`: it
+    /// was not expired on the server's clock), or signed out (`None`).
+    SettleExpiredRestore(Option<Session>),
+}
+
+/// Why a proposal was discarded: it was computed from a state that is gone.
+enum Stale {
+    /// A sign-out the app asked for started after the work did.
+    Cancelled,
+    /// A later sign-in was kept first, or what a re-exchange renews is no longer current.
+    Superseded,
+    /// The session, version or phase the work started from is no longer the current one.
+    Outdated,
+}
+
+/// What [`Inner::decide`] ruled.
+#[allow(clippy::large_enum_variant)]
+enum Decision {
+    Discard(Stale),
+    Enter(Move),
+    /// A restore found a record that looks expired: stay `Restoring`, settled (no second read),
+    /// while the client confirms on the server's clock and asks the JWT provider.
+    ConfirmExpiry {
+        offset: i64,
+        session: Session,
+    },
+}
+
+/// A transition [`Inner::decide`] allowed, and what comes with it.
+struct Move {
+    to: Phase,
+    /// Another user's session replaces the current one: `SignedOut(Replaced)` comes first, so
+    /// apps clear their per-user state.
+    replaces_user: bool,
+    /// A refresh: the same session with new tokens (the generation stays).
+    same_session: bool,
+    /// The store no longer matches the state: a write (or a delete) is due.
+    store_due: bool,
+    /// The store needs no reading (again): it was read, or something newer happened.
+    settles: bool,
+    /// The app's sign-out: work started before it is cancelled when it reports back.
+    cancels_work: bool,
+    /// The sign-in ticket now kept last.
+    keeps_ticket: Option<u64>,
+    /// The server clock offset a restored record carries, adopted (a restore only).
+    adopts_offset: Option<i64>,
+}
+
+impl Move {
+    fn to(to: Phase) -> Self {
+        Self {
+            to,
+            replaces_user: false,
+            same_session: false,
+            store_due: false,
+            settles: false,
+            cancels_work: false,
+            keeps_ticket: None,
+            adopts_offset: None,
         }
-        let ended = self.signed_in().cloned();
-        self.enter(Phase::SignedOut(Some(reason)));
-        self.dirty = true;
-        self.settled = true;
-        ended
+    }
+}
+
+/// What applying a decision gave back.
+enum Outcome {
+    /// The state moved; `previous` is the session that was current before (for revocation).
+    Moved { previous: Option<Session> },
+    /// See [`Decision::ConfirmExpiry`].
+    ConfirmExpiry(Session),
+}
+
+impl Outcome {
+    fn previous(self) -> Option<Session> {
+        match self {
+            Self::Moved { previous } => previous,
+            Self::ConfirmExpiry(_) => None,
+        }
     }
 }
 
 impl Inner {
+    /// The one place that decides every transition: whether a proposal still applies to the
+    /// current state (the guards of `README.md`), and where it leads. Pure: it reads, never
+    /// writes; [`Inner::apply`] carries the decision out.
+    fn decide(&self, proposal: Proposal<'_>) -> Decision {
+        match proposal {
+            Proposal::SignIn {
+                ticket,
+                renewing,
+                session,
+            } => {
+                if ticket.epoch != self.epoch {
+                    return Decision::Discard(Stale::Cancelled);
+                }
+                if ticket.number < self.kept || renewing.is_some_and(|r| !self.is_current(r)) {
+                    return Decision::Discard(Stale::Superseded);
+                }
+                let replaces_user = self
+                    .signed_in()
+                    .is_some_and(|previous| previous.user_id() != session.user_id());
+                Decision::Enter(Move {
+                    replaces_user,
+                    store_due: true,
+                    settles: true,
+                    keeps_ticket: Some(ticket.number),
+                    ..Move::to(Phase::SignedIn(session))
+                })
+            }
+            Proposal::Refresh { ticket, refreshed } => {
+                if ticket.epoch != self.epoch || !self.is_signed_in_with(&ticket.session) {
+                    return Decision::Discard(Stale::Outdated);
+                }
+                Decision::Enter(Move {
+                    same_session: true,
+                    store_due: true,
+                    ..Move::to(Phase::SignedIn(refreshed))
+                })
+            }
+            Proposal::End { reason, only_if } => {
+                if only_if.is_some_and(|session| !self.is_signed_in_with(session)) {
+                    return Decision::Discard(Stale::Outdated);
+                }
+                Decision::Enter(Move {
+                    store_due: true,
+                    settles: true,
+                    // Only the app's own sign-out cancels sign-ins in flight: a session that
+                    // merely expired or was refused must not undo the sign-in the user just
+                    // started to replace it.
+                    cancels_work: reason == SignOutReason::UserIntent,
+                    ..Move::to(Phase::SignedOut(Some(reason)))
+                })
+            }
+            Proposal::Restore {
+                version,
+                found,
+                server_now_at_offset,
+            } => {
+                if self.version != version || self.settled {
+                    return Decision::Discard(Stale::Outdated);
+                }
+                self.decide_restored(found, server_now_at_offset)
+            }
+            Proposal::SettleExpiredRestore(session) => {
+                if !matches!(self.phase, Phase::Restoring) {
+                    return Decision::Discard(Stale::Outdated);
+                }
+                Decision::Enter(match session {
+                    // Read fine and not expired after all: the store already holds it.
+                    Some(session) => Move::to(Phase::SignedIn(session)),
+                    // Read fine and expired: deleting the record loses nothing.
+                    None => Move {
+                        store_due: true,
+                        ..Move::to(Phase::SignedOut(Some(SignOutReason::Expired)))
+                    },
+                })
+            }
+        }
+    }
+
+    /// Where a current restore leads, from what it found.
+    fn decide_restored(&self, found: Found, server_now_at_offset: &dyn Fn(i64) -> i64) -> Decision {
+        let settled = |phase| Move {
+            settles: true,
+            ..Move::to(phase)
+        };
+        Decision::Enter(match found {
+            // Not settled: the next restore reads again. Nothing is deleted.
+            Found::Unreadable(error) => Move::to(Phase::StorageUnavailable(error)),
+            Found::Nothing => settled(Phase::SignedOut(None)),
+            Found::Corrupt => settled(Phase::SignedOut(Some(SignOutReason::StorageCorrupt))),
+            Found::DiscardedForFreshInstall => {
+                settled(Phase::SignedOut(Some(SignOutReason::FreshInstall)))
+            }
+            Found::Record(record) => {
+                // Used for expiry, but not "known": the device clock may have been changed
+                // since the record was written; the next response calibrates again.
+                let offset = if self.time_known {
+                    self.server_offset
+                } else {
+                    record.server_clock_offset_seconds
+                };
+                let session = Session::from_stored(record);
+                if server_now_at_offset(offset) >= session.expires_at_unix() {
+                    return Decision::ConfirmExpiry { offset, session };
+                }
+                Move {
+                    adopts_offset: Some(offset),
+                    ..settled(Phase::SignedIn(session))
+                }
+            }
+        })
+    }
+
+    /// Carries out a decision of [`Inner::decide`].
+    fn apply(&mut self, decision: Decision) -> Result<Outcome, Stale> {
+        let step = match decision {
+            Decision::Discard(stale) => return Err(stale),
+            Decision::ConfirmExpiry { offset, session } => {
+                self.server_offset = offset;
+                self.settled = true;
+                return Ok(Outcome::ConfirmExpiry(session));
+            }
+            Decision::Enter(step) => step,
+        };
+        let previous = self.signed_in().cloned();
+        if let Some(offset) = step.adopts_offset {
+            self.server_offset = offset;
+        }
+        if step.cancels_work {
+            self.epoch += 1;
+        }
+        if let Some(number) = step.keeps_ticket {
+            self.kept = number;
+        }
+        if step.replaces_user {
+            self.enter(Phase::SignedOut(Some(SignOutReason::Replaced)));
+        }
+        if step.same_session {
+            self.enter_same_session(step.to);
+        } else {
+            self.enter(step.to);
+        }
+        self.dirty |= step.store_due;
+        self.settled |= step.settles;
+        Ok(Outcome::Moved { previous })
+    }
+
+    fn is_signed_in_with(&self, session: &Session) -> bool {
+        self.signed_in()
+            .is_some_and(|current| current.same_token(session))
+    }
+
     fn is_current(&self, renewal: &Renewal) -> bool {
         match renewal {
-            Renewal::Session(renewed) => self.signed_in().is_some_and(|s| s.same_token(renewed)),
+            Renewal::Session(renewed) => self.is_signed_in_with(renewed),
             Renewal::Restore(_) => matches!(self.phase, Phase::Restoring),
         }
     }
@@ -309,30 +558,16 @@ impl Lifecycle {
         renewing: Option<&Renewal>,
         session: Session,
     ) -> Result<Option<Session>, Error> {
-        let replaced = self.transition(|inner| {
-            if ticket.epoch != inner.epoch {
-                return Err(Error::Cancelled);
-            }
-            if ticket.number < inner.kept {
-                return Err(Error::Superseded);
-            }
-            if renewing.is_some_and(|r| !inner.is_current(r)) {
-                return Err(Error::Superseded);
-            }
-            inner.kept = ticket.number;
-            let previous = inner.signed_in().cloned();
-            if let Some(previous) = &previous
-                && previous.user_id() != session.user_id()
-            {
-                // Apps clear per-user state on sign-out; a different user must trigger that.
-                inner.enter(Phase::SignedOut(Some(SignOutReason::Replaced)));
-            }
-            inner.enter(Phase::SignedIn(session));
-            inner.dirty = true;
-            inner.settled = true;
-            Ok(previous)
-        })?;
-        Ok(replaced)
+        let proposal = Proposal::SignIn {
+            ticket,
+            renewing,
+            session,
+        };
+        match self.step(proposal) {
+            Ok(outcome) => Ok(outcome.previous()),
+            Err(Stale::Cancelled) => Err(Error::Cancelled),
+            Err(Stale::Superseded | Stale::Outdated) => Err(Error::Superseded),
+        }
     }
 
     // --- Refresh ---
@@ -357,14 +592,8 @@ impl Lifecycle {
         refreshed: Session,
     ) -> Result<SignedInSession, Error> {
         self.transition(|inner| {
-            let still_current = ticket.epoch == inner.epoch
-                && inner
-                    .signed_in()
-                    .is_some_and(|current| current.same_token(&ticket.session));
-            if still_current {
-                inner.enter_same_session(Phase::SignedIn(refreshed));
-                inner.dirty = true;
-            }
+            // A refresh that is outdated is dropped silently: the caller gets what is current.
+            let _ = inner.apply(inner.decide(Proposal::Refresh { ticket, refreshed }));
             inner
                 .signed_in()
                 .map(|s| s.profile.clone())
@@ -377,16 +606,21 @@ impl Lifecycle {
     /// Signs out (the app asked): whatever the state, it becomes `SignedOut { reason }` and the
     /// stored record is to be deleted. Returns the session that ended, for revocation.
     pub fn sign_out(&self, reason: SignOutReason) -> Option<Session> {
-        self.transition(|inner| inner.end(reason))
+        let proposal = Proposal::End {
+            reason,
+            only_if: None,
+        };
+        self.step(proposal).ok().and_then(Outcome::previous)
     }
 
     /// Ends `session` with `reason`, but only if it is still the current session: a refresh
     /// failure must not end a newer session that replaced it meanwhile.
     pub fn end_if_current(&self, session: &Session, reason: SignOutReason) -> Option<Session> {
-        self.transition(|inner| {
-            let current = inner.signed_in().is_some_and(|c| c.same_token(session));
-            current.then(|| inner.end(reason)).flatten()
-        })
+        let proposal = Proposal::End {
+            reason,
+            only_if: Some(session),
+        };
+        self.step(proposal).ok().and_then(Outcome::previous)
     }
 
     /// The current session if it has expired at `server_now` (unix seconds).
@@ -418,62 +652,25 @@ impl Lifecycle {
         found: Found,
         server_now_at_offset: impl Fn(i64) -> i64,
     ) -> AfterRestore {
-        self.transition(|inner| {
-            if inner.version != version || inner.settled {
-                return AfterRestore::Done;
-            }
-            let phase = match found {
-                Found::Unreadable(error) => {
-                    // Not settled: the next restore reads again. Nothing is deleted.
-                    inner.enter(Phase::StorageUnavailable(error));
-                    return AfterRestore::Done;
-                }
-                Found::Nothing => Phase::SignedOut(None),
-                Found::Corrupt => Phase::SignedOut(Some(SignOutReason::StorageCorrupt)),
-                Found::DiscardedForFreshInstall => {
-                    Phase::SignedOut(Some(SignOutReason::FreshInstall))
-                }
-                Found::Record(record) => {
-                    // Used for expiry, but not "known": the device clock may have been changed
-                    // since the record was written; the next response calibrates again.
-                    if !inner.time_known {
-                        inner.server_offset = record.server_clock_offset_seconds;
-                    }
-                    let session = Session::from_stored(record);
-                    if server_now_at_offset(inner.server_offset) < session.expires_at_unix() {
-                        Phase::SignedIn(session)
-                    } else {
-                        // Looks expired. Stay `Restoring` (settled, so no second read) while
-                        // the client confirms with the server's clock and asks the provider.
-                        inner.settled = true;
-                        return AfterRestore::Expired(session);
-                    }
-                }
-            };
-            inner.settled = true;
-            inner.enter(phase);
-            AfterRestore::Done
-        })
+        let proposal = Proposal::Restore {
+            version,
+            found,
+            server_now_at_offset: &server_now_at_offset,
+        };
+        match self.step(proposal) {
+            Ok(Outcome::ConfirmExpiry(session)) => AfterRestore::Expired(session),
+            Ok(Outcome::Moved { .. }) | Err(_) => AfterRestore::Done,
+        }
     }
 
     /// Settles a restore whose stored session turned out not to be expired after all.
     pub fn keep_restored(&self, session: Session) {
-        self.transition(|inner| {
-            if matches!(inner.phase, Phase::Restoring) {
-                inner.enter(Phase::SignedIn(session));
-            }
-        })
+        let _ = self.step(Proposal::SettleExpiredRestore(Some(session)));
     }
 
-    /// Settles a restore whose expired session could not be re-exchanged. Read fine and
-    /// expired: deleting the record loses nothing.
+    /// Settles a restore whose expired session could not be re-exchanged.
     pub fn give_up_expired_restore(&self) {
-        self.transition(|inner| {
-            if matches!(inner.phase, Phase::Restoring) {
-                inner.dirty = true;
-                inner.enter(Phase::SignedOut(Some(SignOutReason::Expired)));
-            }
-        })
+        let _ = self.step(Proposal::SettleExpiredRestore(None));
     }
 
     /// True while the store does not reflect the state (a write failed and is pending).
@@ -525,6 +722,11 @@ impl Lifecycle {
     }
 
     // --- Internals ---
+
+    /// Decides and applies one proposal under the lock ([`Inner::decide`]), then publishes.
+    fn step(&self, proposal: Proposal<'_>) -> Result<Outcome, Stale> {
+        self.transition(|inner| inner.apply(inner.decide(proposal)))
+    }
 
     /// Runs `change` under the lock, then publishes and delivers whatever it queued.
     fn transition<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
@@ -766,5 +968,39 @@ mod tests {
             1,
             "only the initial state"
         );
+    }
+
+    #[test]
+    fn only_the_apps_own_sign_out_cancels_work_in_flight() {
+        let life = Lifecycle::new(true);
+        let inner = life.lock();
+        let cancels = |reason| match inner.decide(Proposal::End {
+            reason,
+            only_if: None,
+        }) {
+            Decision::Enter(step) => step.cancels_work,
+            _ => panic!("a sign-out always applies"),
+        };
+        assert!(cancels(SignOutReason::UserIntent));
+        assert!(!cancels(SignOutReason::Expired));
+        assert!(!cancels(SignOutReason::RefreshUnauthorized));
+    }
+
+    #[test]
+    fn an_ending_of_a_session_that_is_no_longer_current_is_outdated_and_changes_nothing() {
+        let life = Lifecycle::new(true);
+        let ticket = life.begin_sign_in();
+        life.keep_sign_in(ticket, None, session("u1", "t2"))
+            .unwrap();
+        let before = life.lock().version;
+        let gone = session("u1", "t1");
+        let ruling = life.lock().decide(Proposal::End {
+            reason: SignOutReason::Expired,
+            only_if: Some(&gone),
+        });
+        assert!(matches!(ruling, Decision::Discard(Stale::Outdated)));
+        assert!(life.end_if_current(&gone, SignOutReason::Expired).is_none());
+        assert_eq!(life.lock().version, before, "no transition happened");
+        assert!(life.lock().signed_in().is_some());
     }
 }
