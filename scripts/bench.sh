@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmarks, side by side in one run, printed as one markdown table (README "Benchmarks"):
+# The benchmarks, side by side in one run, printed as one markdown table (`docs/benchmarks.md`):
 #   1. preflight cost per external JWT (criterion, benches/preflight.rs)
 #   2. steady-state sign-in latency: DynamicClient (built-in reqwest, and an HttpTransport of the
 #      bench's own) vs a raw reqwest POST, same loopback emulator; the client's own work and the

@@ -15,7 +15,7 @@ export type DynamicErrorCode = RustErrorCode;
 /** Every code, in the core's order. */
 export const ERROR_CODES: readonly DynamicErrorCode[] = RUST_ERROR_CODES;
 
-/** What the app does about an error (the core decides; see the README's table). */
+/** What the app does about an error (the core decides; see the table in react-native/README.md). */
 export type ErrorCategory =
   | 'invalid_input'
   | 'rejected'

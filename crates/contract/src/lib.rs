@@ -1,6 +1,6 @@
 //! Dynamic's SDK API wire contract, defined once and shared by the client library and the emulator.
 //!
-//! Everything here follows `shared/reference/dynamic-api.md` exactly, JSON casing included:
+//! Everything here follows `docs/contract.md` exactly, JSON casing included:
 //! camelCase for `VerifyResponse`/`SdkUser`, mixed case for `JwtVerifiedCredential`, snake_case for
 //! JWT claims. Unknown fields are ignored when decoding (serde's default), because the server adds
 //! fields over time and a client must not break on them.

@@ -1,7 +1,7 @@
 //! A faithful local emulator of Dynamic's SDK API for "Bring Your Own Auth" (external-JWT
 //! sign-in and the session routes that follow it), for development and tests only.
 //!
-//! The wire contract is `shared/reference/dynamic-api.md`; every body, header and path used here
+//! The wire contract is `docs/contract.md`; every body, header and path used here
 //! comes from `dynamic_byoa_contract`. The emulator:
 //!
 //! * verifies external JWTs the way Dynamic documents it ([`verify_external_jwt`]), fetching the

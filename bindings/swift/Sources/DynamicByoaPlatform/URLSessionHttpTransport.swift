@@ -4,7 +4,7 @@ import Foundation
 /// `HttpTransport` over `URLSession`, so that the device's proxy, VPN, user-installed CAs and
 /// App Transport Security apply to the client as to the rest of the app.
 ///
-/// What it does, per the port's rules (README, "HTTP through the platform's stack"):
+/// What it does, per the port's rules (`docs/http-transport.md`):
 /// - one request per `send`, no retries of its own; every response is returned as it came,
 ///   whatever its status;
 /// - an ephemeral session with no cache, no cookies and no credential store;
